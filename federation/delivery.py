@@ -1,0 +1,261 @@
+"""The delivery worker: claims due rows of ``fed_deliveries``, signs and POSTs them, records the
+outcome under the retry policy of :mod:`federation.retry`.
+
+Claiming is a lease, not a lock held for the duration of the POST: one statement sets
+``claimed_by``/``claimed_until`` on up to ``n`` due rows —
+``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id`` on PostgreSQL,
+the same UPDATE on SQLite where the database write lock makes the statement atomic. A worker
+killed mid-batch leaves rows whose lease expires; another worker then claims them. The worker
+never starts a POST it could not record before its lease ends, and records each outcome only
+while it still holds the lease, so a row is sent by one worker at a time. A POST that succeeded
+but whose outcome could not be recorded (the process died in between) is sent again after the
+lease: delivery is at-least-once and receivers dedupe by activity id (as we do in ``inbox``).
+
+POSTs run in a thread pool; all database writes happen on the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from federation import retry
+from federation.actors import LocalActorResolver
+from federation.db import utcnow
+from federation.errors import FederationError, TransportError
+from federation.models import Delivery, Follower, Host, RemoteActor
+from federation.transport import Transport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+@dataclass
+class _Job:
+    delivery_id: int
+    inbox_url: str
+    host: str
+    body: bytes
+    key: tuple[str, str]
+    lease_until: datetime
+
+
+@dataclass
+class _Result:
+    delivery_id: int
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    # Not sent and never to be retried: "failed" (policy, SSRF guard, no key) or "dead" (host).
+    final_state: str | None = None
+    skipped: bool = False  # not attempted (lease too short): release the claim
+
+
+class DeliveryWorker:
+    """One worker identity (``worker_id`` must be unique per process) stepping the queue.
+
+    ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        transport: Transport,
+        resolver: LocalActorResolver,
+        worker_id: str,
+        concurrency: int = 8,
+        *,
+        batch_size: int = 50,
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.transport = transport
+        self.resolver = resolver
+        self.worker_id = worker_id
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.lease = lease
+        self.clock = clock
+        self.rng = rng or random.Random()
+        # Longest a single POST can take (Transport's timeouts): never start one with less
+        # lease left than this.
+        self.request_budget = timedelta(seconds=transport.deadline * 2)
+
+    # -- claiming -----------------------------------------------------------------------------
+
+    def claim_due(self, n: int) -> list[int]:
+        """Atomically lease up to ``n`` due pending rows to this worker; returns their ids."""
+        now = self.clock()
+        free = or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
+        due = (
+            select(Delivery.id)
+            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now, free)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(n)
+            # PostgreSQL: concurrent workers skip each other's candidate rows instead of
+            # queueing on them. SQLite ignores it; its write lock serialises the UPDATE.
+            .with_for_update(skip_locked=True)
+            # A CTE is evaluated once. As a plain IN (subquery) PostgreSQL may re-run the
+            # LIMIT … SKIP LOCKED scan per candidate row and claim every due row, not n.
+            .cte("due")
+        )
+        stmt = (
+            update(Delivery)
+            .where(Delivery.id.in_(select(due.c.id)), Delivery.state == "pending", free)
+            .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        with self.session_factory() as session, session.begin():
+            return sorted(session.scalars(stmt))
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim a batch, POST it concurrently, record every outcome. Returns how many were sent."""
+        ids = self.claim_due(self.batch_size)
+        if not ids:
+            return 0
+        jobs, early = self._prepare(ids)
+        sent = 0
+        with self.session_factory() as session:
+            for result in early:
+                sent += self._record(session, result)
+            if jobs:
+                with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
+                    futures = [pool.submit(self._post, job) for job in jobs]
+                    for future in as_completed(futures):
+                        sent += self._record(session, future.result())
+        return sent
+
+    def _prepare(self, ids: list[int]) -> tuple[list[_Job], list[_Result]]:
+        """Load what each POST needs; rows that must not be attempted get a result right away."""
+        jobs: list[_Job] = []
+        early: list[_Result] = []
+        with self.session_factory() as session:
+            rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+            for row in rows:
+                if retry.is_host_dead(session, row.host):
+                    early.append(_Result(row.id, error="host is dead", final_state="dead"))
+                    continue
+                key = self.resolver(row.activity.actor)
+                if key is None:
+                    early.append(
+                        _Result(row.id, error="no key for local actor", final_state="failed")
+                    )
+                    continue
+                assert row.claimed_until is not None
+                jobs.append(
+                    _Job(
+                        delivery_id=row.id,
+                        inbox_url=row.inbox_url,
+                        host=row.host,
+                        body=row.activity.body.encode("utf-8"),
+                        key=key,
+                        lease_until=row.claimed_until,
+                    )
+                )
+        return jobs, early
+
+    def _post(self, job: _Job) -> _Result:
+        """Runs in a pool thread: network only, no database."""
+        if self.clock() + self.request_budget > job.lease_until:
+            return _Result(job.delivery_id, skipped=True)
+        try:
+            status, headers = self.transport.post(job.inbox_url, job.body, *job.key)
+        except TransportError as exc:
+            return _Result(job.delivery_id, error=str(exc)[:500])
+        except FederationError as exc:  # Forbidden: blocked host, SSRF guard, non-https
+            return _Result(job.delivery_id, error=str(exc)[:500], final_state="failed")
+        return _Result(job.delivery_id, status=status, headers=headers)
+
+    def _record(self, session: Session, result: _Result) -> int:
+        """Apply one outcome in its own transaction, only if we still hold the lease."""
+        now = self.clock()
+        with session.begin():
+            row = session.scalar(
+                select(Delivery).where(Delivery.id == result.delivery_id).with_for_update()
+            )
+            if (
+                row is None
+                or row.state != "pending"
+                or row.claimed_by != self.worker_id
+                or row.claimed_until is None
+                or row.claimed_until < now
+            ):
+                log.warning("lost the lease on delivery %s; outcome dropped", result.delivery_id)
+                return 0
+            row.claimed_until = None
+            if result.skipped:
+                return 0
+            if result.final_state is not None:
+                row.state = result.final_state
+                row.last_error = result.error
+                return 0
+            row.attempts += 1
+            row.last_status = result.status
+            row.last_error = result.error
+            decision = retry.decide(
+                status=result.status,
+                headers=dict(result.headers),
+                attempts=row.attempts,
+                created_at=row.created_at,
+                now=now,
+                rng=self.rng,
+            )
+            row.state = decision.state
+            if decision.next_attempt_at is not None:
+                row.next_attempt_at = decision.next_attempt_at
+            if decision.host_failure:
+                retry.record_host_failure(session, row.host, now)
+            elif result.status is not None:
+                # Any HTTP answer below 500 means the host is up.
+                retry.record_host_success(session, row.host, now)
+            if decision.state == "sent":
+                row.sent_at = now
+            if decision.recipient_gone:
+                _recipient_gone(session, row.inbox_url)
+            return 1 if decision.state == "sent" else 0
+
+
+def _recipient_gone(session: Session, inbox_url: str) -> None:
+    """410 from an inbox: its actor was deleted. Tombstone the cache, drop it as a follower."""
+    session.execute(
+        update(RemoteActor)
+        .where(RemoteActor.inbox == inbox_url)
+        .values(gone=True, public_pem=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(Follower).where(Follower.follower_inbox == inbox_url))
+
+
+def health(session: Session) -> dict[str, Any]:
+    """Delivery counts per state and per host, with host health, for the admin UI."""
+    counts = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+    by_state: dict[str, int] = {row[0]: row[1] for row in counts}
+    hosts: dict[str, dict[str, Any]] = {}
+    for host, state, count in session.execute(
+        select(Delivery.host, Delivery.state, func.count()).group_by(Delivery.host, Delivery.state)
+    ).all():
+        entry = hosts.setdefault(host, {"host": host, "state": "ok", "deliveries": {}})
+        entry["deliveries"][state] = count
+    for h in session.scalars(select(Host)).all():
+        entry = hosts.setdefault(h.host, {"host": h.host, "deliveries": {}})
+        entry.update(
+            state=h.state,
+            consecutive_failures=h.consecutive_failures,
+            dead_since=h.dead_since,
+            last_success_at=h.last_success_at,
+        )
+    return {"deliveries": by_state, "hosts": sorted(hosts.values(), key=lambda e: e["host"])}

@@ -1,0 +1,429 @@
+"""The inbox: ``receive`` verifies and persists; ``process_pending`` runs the handlers later.
+
+``receive`` does no domain work inside the request — answering a Follow by POSTing the Accept
+from inside the Follow request deadlocks a single-threaded peer that fetches our key meanwhile
+(research/interop-and-security.md). Checks, in order, each refusal leaving no row:
+
+1. size (413), content type (415), JSON shape (400: depth, ``@graph``…);
+2. blocked host or actor (403) — before any key fetch, so blocked servers cost nothing;
+3. HTTP signature (401), then key owner == actor on the actor's host (403);
+4. origin of embedded objects: Create/Update/Delete/Undo objects must live on the actor's host
+   and be attributed to it (403); for other types an embedded object from another host is not
+   trusted as-is — only its id and type are kept, a handler must fetch it from its origin;
+5. dedupe by activity id (a replay gets 202 and no second row — Fedify re-sends an activity with
+   the other signature scheme after any error).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from federation import retry, signatures, vocab
+from federation.actors import LocalActorResolver, RemoteActors
+from federation.db import utcnow
+from federation.errors import (
+    FederationError,
+    Forbidden,
+    PayloadTooLarge,
+    SignatureInvalid,
+    UnsupportedMediaType,
+)
+from federation.iri import host_of, same_host
+from federation.models import Follower, Following, InboxItem, RemoteActor, dialect_insert
+from federation.outbox import publish
+from federation.policy import ActorPolicy
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 1_048_576
+MAX_ATTEMPTS = 3
+# Activities whose object must come from the actor's own server.
+_OWN_OBJECT_TYPES = frozenset({"Create", "Update", "Delete", "Undo"})
+
+
+# -- receive ----------------------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def _attributed_to(obj: dict[str, Any]) -> str | None:
+    return vocab.first_iri(obj.get("attributedTo"))
+
+
+def _check_origin(activity: vocab.Activity, doc: dict[str, Any], session: Session) -> None:
+    """Refuse objects the actor cannot speak for; strip untrusted foreign embedded objects."""
+    obj = activity.object
+    object_id = activity.object_id
+    if activity.type in _OWN_OBJECT_TYPES:
+        if object_id is not None and not same_host(object_id, activity.actor):
+            raise Forbidden("the object is not on the actor's host")
+        if isinstance(obj, dict):
+            owner = _attributed_to(obj) or vocab.first_iri(obj.get("actor"))
+            if owner is not None and owner != activity.actor:
+                raise Forbidden("the object is attributed to another actor")
+        if activity.type == "Delete" and object_id and object_id != activity.actor:
+            known = select(RemoteActor.id).where(RemoteActor.ap_id == object_id)
+            if session.scalar(known) is not None:
+                raise Forbidden("an actor can only delete itself")
+    elif isinstance(obj, dict) and object_id and not same_host(object_id, activity.actor):
+        # Keep the type (for dispatch) and the id; the content is the actor's claim about
+        # someone else's object: a handler that needs it fetches it from its origin.
+        doc["object"] = {"id": object_id, "type": obj.get("type")}
+
+
+def receive(
+    session: Session,
+    *,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    actors: RemoteActors,
+    policy: ActorPolicy,
+    max_bytes: int = MAX_BYTES,
+    now: datetime | None = None,
+) -> tuple[int, str]:
+    """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
+
+    Owns the transaction of ``session``: commits on 202, rolls back on any refusal, so a refused
+    request leaves no trace (not even the actor it fetched to check the signature). ``url`` is
+    the full URL the client requested (see :func:`signatures.verify_request`).
+    """
+    try:
+        status, message = _receive(
+            session, method, url, headers, body, actors, policy, max_bytes, now
+        )
+    except FederationError as exc:
+        session.rollback()
+        return exc.status, exc.message
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+    return status, message
+
+
+def _receive(
+    session: Session,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    actors: RemoteActors,
+    policy: ActorPolicy,
+    max_bytes: int,
+    now: datetime | None,
+) -> tuple[int, str]:
+    if method.upper() != "POST":
+        return 405, "inboxes accept POST only"
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"activity larger than {max_bytes} bytes")
+    if not vocab.is_activitypub_content_type(_header(headers, "content-type")):
+        raise UnsupportedMediaType("Content-Type must be application/activity+json")
+    doc = vocab.parse_json(body, max_bytes=max_bytes)
+    activity = vocab.Activity.from_json(doc)
+    if policy.is_blocked_actor(activity.actor):
+        raise Forbidden("actor or host is blocked")
+
+    # Mastodon answers 202 to the Delete of an actor it never knew without fetching anything:
+    # the actor's key is usually gone already and there is nothing to delete.
+    if activity.type == "Delete" and activity.object_id == activity.actor:
+        known = actors.cached(activity.actor)
+        if known is None or known.gone:
+            return 202, "nothing to delete"
+
+    def key_lookup(key_id: str, *, refresh: bool = False) -> signatures.PublicKeyInfo:
+        try:
+            return actors.key_lookup(key_id, refresh=refresh)
+        except SignatureInvalid:
+            raise
+        except FederationError as exc:
+            # Cannot fetch the key (SSRF guard, 404/410, bad document…): not authenticated.
+            raise SignatureInvalid(f"cannot get key {key_id[:200]}: {exc}") from exc
+
+    verified = signatures.verify_request(method, url, dict(headers), body, key_lookup, now=now)
+    key = verified.key or key_lookup(verified.key_id)
+    signatures.check_actor_matches_key(activity.actor, key)
+    _check_origin(activity, doc, session)
+
+    # INSERT … ON CONFLICT DO NOTHING: a concurrent replay waits for the first and inserts nothing.
+    inserted = session.execute(
+        dialect_insert(session, InboxItem)
+        .values(
+            activity_id=activity.id,
+            actor=activity.actor,
+            type=activity.type,
+            body=json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+            state="pending",
+            attempts=0,
+            received_at=now or utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[InboxItem.activity_id])
+        .returning(InboxItem.id)
+    ).scalar()
+    if inserted is None:
+        return 202, "already received"
+    retry.note_host_alive(session, host_of(activity.actor), now or utcnow())
+    return 202, "accepted"
+
+
+# -- processing -------------------------------------------------------------------------------
+
+
+@dataclass
+class InboxContext:
+    """What a handler gets besides the session and the activity."""
+
+    item_id: int
+    actors: RemoteActors
+    local_actors: LocalActorResolver
+
+
+Handler = Callable[[Session, vocab.Activity, InboxContext], None]
+FollowDecision = Literal["accept", "pending", "reject"]
+FollowPolicy = Callable[[Session, str, vocab.Actor, vocab.Activity], FollowDecision]
+
+
+class HandlerRegistry:
+    """Domain handlers by ``(activity type, object type or None)``.
+
+    Follow, Undo(Follow), Accept/Reject of our follows and Delete of an actor are handled here
+    first; a registered handler for the same key runs after the built-in one. A handler for
+    ``(type, None)`` catches every object type without a more precise handler. Objects given by
+    IRI have no known type: they reach ``(type, None)`` handlers.
+
+    ``follow_policy(session, local_actor, follower, follow)`` decides incoming follows (default:
+    accept; coop partnerships return "pending" until an admin approves with
+    :func:`accept_follower`). ``on_actor_deleted(session, actor_iri)`` lets the domain erase
+    what the deleted actor left (right to be forgotten).
+    """
+
+    def __init__(
+        self,
+        local_actors: LocalActorResolver,
+        *,
+        follow_policy: FollowPolicy | None = None,
+        on_actor_deleted: Callable[[Session, str], None] | None = None,
+    ) -> None:
+        self.local_actors = local_actors
+        self.follow_policy = follow_policy
+        self.on_actor_deleted = on_actor_deleted
+        self._handlers: dict[tuple[str, str | None], Handler] = {}
+
+    def register(self, activity_type: str, object_type: str | None, handler: Handler) -> None:
+        self._handlers[(activity_type, object_type)] = handler
+
+    def handler_for(self, activity: vocab.Activity) -> Handler | None:
+        obj_type = activity.object.get("type") if isinstance(activity.object, dict) else None
+        if isinstance(obj_type, str) and (activity.type, obj_type) in self._handlers:
+            return self._handlers[(activity.type, obj_type)]
+        return self._handlers.get((activity.type, None))
+
+
+def process_pending(
+    session: Session, registry: HandlerRegistry, limit: int = 50, *, actors: RemoteActors
+) -> int:
+    """Process up to ``limit`` pending inbox items, oldest first; returns how many succeeded.
+
+    Each item is one transaction (committed here): a failing handler's writes are rolled back,
+    the item is retried on later calls and marked ``failed`` after 3 attempts. On PostgreSQL the
+    item row is locked with SKIP LOCKED, so several workers can process the inbox together.
+    """
+    done = 0
+    skip: set[int] = set()  # failed in this call: retry on a later call, not in a loop now
+    for _ in range(limit):
+        stmt = select(InboxItem).where(InboxItem.state == "pending")
+        if skip:
+            stmt = stmt.where(InboxItem.id.not_in(skip))
+        item = session.scalar(
+            stmt.order_by(InboxItem.received_at, InboxItem.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if item is None:
+            break
+        item_id = item.id
+        ctx = InboxContext(item_id=item_id, actors=actors, local_actors=registry.local_actors)
+        try:
+            activity = vocab.Activity.from_json(json.loads(item.body))
+            _dispatch(session, registry, activity, ctx)
+            item.attempts += 1
+            item.state = "done"
+            item.error = None
+            item.processed_at = utcnow()
+            session.commit()
+            done += 1
+        except Exception as exc:  # a handler bug must not stall the queue
+            session.rollback()
+            log.exception("inbox item %s failed", item_id)
+            skip.add(item_id)
+            failed = session.get(InboxItem, item_id)
+            if failed is not None:
+                failed.attempts += 1
+                failed.error = f"{type(exc).__name__}: {exc}"[:2000]
+                if failed.attempts >= MAX_ATTEMPTS:
+                    failed.state = "failed"
+            session.commit()
+    return done
+
+
+def _dispatch(
+    session: Session, registry: HandlerRegistry, activity: vocab.Activity, ctx: InboxContext
+) -> None:
+    builtin = _BUILTINS.get(activity.type)
+    handled_fully = False
+    if builtin is not None:
+        handled_fully = builtin(session, registry, activity, ctx)
+    if not handled_fully:
+        handler = registry.handler_for(activity)
+        if handler is not None:
+            handler(session, activity, ctx)
+
+
+# -- built-in handlers (return True when the domain must not see the activity) -----------------
+
+
+def _follow(
+    session: Session, registry: HandlerRegistry, activity: vocab.Activity, ctx: InboxContext
+) -> bool:
+    local = activity.object_id
+    if local is None or registry.local_actors(local) is None:
+        return True  # not one of ours: nothing to follow
+    follower = ctx.actors.get(activity.actor)
+    decision: FollowDecision = "accept"
+    if registry.follow_policy is not None:
+        decision = registry.follow_policy(session, local, follower, activity)
+    if decision == "reject":
+        session.execute(
+            delete(Follower).where(Follower.local_actor == local, Follower.follower == follower.id)
+        )
+        _answer_follow(session, "Reject", local, follower, activity.id)
+        return False
+    row = session.scalar(
+        select(Follower).where(Follower.local_actor == local, Follower.follower == follower.id)
+    )
+    if row is None:
+        row = Follower(local_actor=local, follower=follower.id, accepted=False)
+        session.add(row)
+    row.follower_inbox = follower.inbox
+    row.shared_inbox = follower.shared_inbox
+    row.follow_activity_id = activity.id
+    if decision == "accept":
+        row.accepted = True
+        # Re-sent for a repeated Follow too: that is how a peer that lost our Accept resyncs.
+        _answer_follow(session, "Accept", local, follower, activity.id)
+    session.flush()
+    return False
+
+
+def _answer_follow(
+    session: Session, kind: str, local: str, follower: vocab.Actor, follow_id: str
+) -> None:
+    """Queue an Accept/Reject of ``follow_id``; the delivery worker POSTs it later.
+
+    The Follow is embedded (Mastodon matches it by id, some peers by content). The id follows
+    Mastodon's ``ACTOR#accepts/follows/N`` pattern.
+    """
+    activity = {
+        "@context": vocab.AS_CONTEXT,
+        "id": f"{local}#{kind.lower()}s/follows/{uuid.uuid4().hex}",
+        "type": kind,
+        "actor": local,
+        "object": {"id": follow_id, "type": "Follow", "actor": follower.id, "object": local},
+        "to": [follower.id],
+    }
+    publish(session, activity, actor_iri=local, targets=[follower.inbox])
+
+
+def accept_follower(session: Session, local_actor: str, follower_iri: str, inbox: str) -> bool:
+    """Approve a pending follower (e.g. a partner coop, after the admin agreed) and queue the
+    Accept to ``inbox`` (the follower's own inbox). Returns False if there is no such follow."""
+    row = session.scalar(
+        select(Follower).where(
+            Follower.local_actor == local_actor, Follower.follower == follower_iri
+        )
+    )
+    if row is None or row.follow_activity_id is None:
+        return False
+    row.accepted = True
+    activity = {
+        "@context": vocab.AS_CONTEXT,
+        "id": f"{local_actor}#accepts/follows/{uuid.uuid4().hex}",
+        "type": "Accept",
+        "actor": local_actor,
+        "object": {
+            "id": row.follow_activity_id,
+            "type": "Follow",
+            "actor": follower_iri,
+            "object": local_actor,
+        },
+        "to": [follower_iri],
+    }
+    publish(session, activity, actor_iri=local_actor, targets=[inbox])
+    return True
+
+
+def _undo(
+    session: Session, registry: HandlerRegistry, activity: vocab.Activity, ctx: InboxContext
+) -> bool:
+    obj = activity.object
+    if isinstance(obj, dict) and obj.get("type") not in ("Follow", None):
+        return False  # Undo(Like), Undo(Announce)…: the domain's
+    conditions = [Follower.follower == activity.actor]
+    if activity.object_id is not None:
+        conditions.append(Follower.follow_activity_id == activity.object_id)
+    elif isinstance(obj, dict) and isinstance(obj.get("object"), str):
+        conditions.append(Follower.local_actor == obj["object"])
+    else:
+        return False
+    session.execute(delete(Follower).where(*conditions))
+    return False  # the domain may want to know (a partnership ended)
+
+
+def _accept_or_reject(
+    session: Session, registry: HandlerRegistry, activity: vocab.Activity, ctx: InboxContext
+) -> bool:
+    obj = activity.object
+    query = select(Following).where(Following.remote_actor == activity.actor)
+    if activity.object_id is not None:
+        query = query.where(Following.follow_activity_id == activity.object_id)
+    elif isinstance(obj, dict) and isinstance(obj.get("actor"), str):
+        query = query.where(Following.local_actor == obj["actor"])
+    else:
+        return False
+    row = session.scalar(query)
+    if row is None:
+        return False
+    row.state = "accepted" if activity.type == "Accept" else "rejected"
+    return False  # the domain may want to know (partnership established)
+
+
+def _delete(
+    session: Session, registry: HandlerRegistry, activity: vocab.Activity, ctx: InboxContext
+) -> bool:
+    if activity.object_id != activity.actor:
+        return False  # an object: the domain checks the stored object is the actor's own
+    ctx.actors.purge(activity.actor)
+    if registry.on_actor_deleted is not None:
+        registry.on_actor_deleted(session, activity.actor)
+    return True
+
+
+_BUILTINS: dict[str, Callable[[Session, HandlerRegistry, vocab.Activity, InboxContext], bool]] = {
+    "Follow": _follow,
+    "Undo": _undo,
+    "Accept": _accept_or_reject,
+    "Reject": _accept_or_reject,
+    "Delete": _delete,
+}

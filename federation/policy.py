@@ -1,0 +1,162 @@
+"""Domain policy: which hosts and actors we federate with.
+
+A blocked host blocks its subdomains too (Mastodon's domain blocks do the same: blocking
+``evil.example`` also covers ``media.evil.example``). In allowlist mode only listed hosts (and
+their subdomains) federate; the blocklist still applies on top.
+
+Two implementations of the same ``is_blocked_host``/``is_blocked_actor`` questions:
+- :class:`DomainPolicy` asks the database through one ``Session`` (request handlers, admin);
+- :class:`CachedPolicy` keeps a snapshot refreshed every few seconds, safe to share between
+  threads (the :class:`federation.transport.Transport` of the delivery worker).
+
+Mutating methods flush but never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from federation.iri import host_of
+from federation.models import ActorBlock, DomainPolicyEntry
+
+
+class HostPolicy(Protocol):
+    def is_blocked_host(self, host: str) -> bool: ...
+
+
+class ActorPolicy(HostPolicy, Protocol):
+    """What the inbox asks: both :class:`DomainPolicy` and :class:`CachedPolicy` qualify."""
+
+    def is_blocked_actor(self, iri: str) -> bool: ...
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, no trailing dot. A ``host:port`` authority keeps its port."""
+    return host.strip().lower().rstrip(".")
+
+
+def _suffixes(host: str) -> list[str]:
+    """``a.b.example`` -> ``[a.b.example, b.example, example]`` (the port is dropped)."""
+    name = normalize_host(host).split(":", 1)[0] if not host.startswith("[") else host
+    parts = name.split(".")
+    out = [normalize_host(host)]
+    out.extend(".".join(parts[i:]) for i in range(len(parts)))
+    return list(dict.fromkeys(out))
+
+
+def _decide(host: str, blocked: Iterable[str], allowed: Iterable[str], allowlist: bool) -> bool:
+    names = _suffixes(host)
+    blocked_set, allowed_set = set(blocked), set(allowed)
+    if any(n in blocked_set for n in names):
+        return True
+    return allowlist and not any(n in allowed_set for n in names)
+
+
+def _actor_host(iri: str) -> str | None:
+    try:
+        return host_of(iri)
+    except ValueError:
+        return None
+
+
+class DomainPolicy:
+    """Policy read from and written to the database through ``session``."""
+
+    def __init__(self, session: Session, *, allowlist_mode: bool = False) -> None:
+        self.session = session
+        self.allowlist_mode = allowlist_mode
+
+    def _hosts(self, action: str) -> list[str]:
+        stmt = select(DomainPolicyEntry.host).where(DomainPolicyEntry.action == action)
+        return list(self.session.scalars(stmt))
+
+    def is_blocked_host(self, host: str) -> bool:
+        allowed = self._hosts("allow") if self.allowlist_mode else []
+        # An empty allowlist means "not configured yet": federate with nobody would lock the
+        # admin out of testing, so allowlist mode only bites once it has an entry.
+        return _decide(host, self._hosts("block"), allowed, self.allowlist_mode and bool(allowed))
+
+    def is_blocked_actor(self, iri: str) -> bool:
+        host = _actor_host(iri)
+        if host is None or self.is_blocked_host(host):
+            return True
+        return self.session.scalar(select(ActorBlock.id).where(ActorBlock.actor == iri)) is not None
+
+    def _set_host(self, host: str, action: str, reason: str | None) -> None:
+        host = normalize_host(host)
+        entry = self.session.scalar(select(DomainPolicyEntry).where(DomainPolicyEntry.host == host))
+        if entry is None:
+            self.session.add(DomainPolicyEntry(host=host, action=action, reason=reason))
+        else:
+            entry.action, entry.reason = action, reason
+        self.session.flush()
+
+    def block_host(self, host: str, reason: str | None = None) -> None:
+        self._set_host(host, "block", reason)
+
+    def allow_host(self, host: str, reason: str | None = None) -> None:
+        self._set_host(host, "allow", reason)
+
+    def unblock_host(self, host: str) -> None:
+        """Remove any entry (block or allow) for ``host``."""
+        host = normalize_host(host)
+        self.session.execute(delete(DomainPolicyEntry).where(DomainPolicyEntry.host == host))
+
+    def block_actor(self, iri: str, reason: str | None = None) -> None:
+        if self.session.scalar(select(ActorBlock).where(ActorBlock.actor == iri)) is None:
+            self.session.add(ActorBlock(actor=iri, reason=reason))
+            self.session.flush()
+
+    def unblock_actor(self, iri: str) -> None:
+        self.session.execute(delete(ActorBlock).where(ActorBlock.actor == iri))
+
+
+class CachedPolicy:
+    """Thread-safe snapshot of the policy, reloaded at most every ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        allowlist_mode: bool = False,
+        ttl: float = 30.0,
+    ) -> None:
+        self._factory = session_factory
+        self._allowlist_mode = allowlist_mode
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._blocked: frozenset[str] = frozenset()
+        self._allowed: frozenset[str] = frozenset()
+        self._actors: frozenset[str] = frozenset()
+
+    def refresh(self) -> None:
+        with self._factory() as session:
+            rows = session.execute(select(DomainPolicyEntry.host, DomainPolicyEntry.action)).all()
+            actors = frozenset(session.scalars(select(ActorBlock.actor)))
+        self._blocked = frozenset(h for h, a in rows if a == "block")
+        self._allowed = frozenset(h for h, a in rows if a == "allow")
+        self._actors = actors
+        self._loaded_at = time.monotonic()
+
+    def _fresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                self.refresh()
+
+    def is_blocked_host(self, host: str) -> bool:
+        self._fresh()
+        allowlist = self._allowlist_mode and bool(self._allowed)
+        return _decide(host, self._blocked, self._allowed, allowlist)
+
+    def is_blocked_actor(self, iri: str) -> bool:
+        host = _actor_host(iri)
+        if host is None or self.is_blocked_host(host):
+            return True
+        return iri in self._actors

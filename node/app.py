@@ -1,0 +1,127 @@
+"""The composition root: ``create_app(settings)`` builds one node. No work at import time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from node import db as node_db
+from node.i18n import LANGUAGE_NAMES, babel, current_language, select_locale
+from node.settings import UI_LANGUAGES, Settings
+from node.state import NodeState
+from profiles.context import NodeContext
+from profiles.errors import DomainError
+
+log = logging.getLogger("coopfed")
+
+
+def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask:
+    """Build a node. ``engine`` lets tests share one database engine; normally the settings'
+    database URL is used."""
+    settings = settings or Settings.load()
+    if not settings.secret_key:
+        raise RuntimeError("no secret_key: run `coopfed init` or set COOPFED_SECRET_KEY")
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.dev_mode,
+        SESSION_COOKIE_NAME="coopfed_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead: forms left open still work
+        BABEL_TRANSLATION_DIRECTORIES=str(app.root_path + "/translations"),
+        BABEL_DEFAULT_LOCALE="en",
+        JSON_SORT_KEYS=False,
+    )
+    engine = engine or node_db.make_engine(settings.sqlalchemy_url)
+    state = NodeState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=node_db.make_sessionmaker(engine),
+        ctx=NodeContext(
+            domain=settings.domain,
+            base_url=settings.base_url,
+            name=settings.name,
+            country=settings.country,
+        ),
+    )
+    app.extensions["coopfed"] = state
+    CSRFProtect(app)
+    babel.init_app(app, locale_selector=select_locale)
+
+    from node.views import admin, api, auth, main
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+
+    from node import extensions
+
+    extensions.install(app, state)
+
+    @app.teardown_appcontext
+    def _close_db(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from node.web import current_member
+
+        return {
+            "node": state.ctx,
+            "me": current_member(),
+            "ui_languages": [(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+            "lang": current_language(),
+        }
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        vary = response.headers.get("Vary", "")
+        if "Accept-Language" not in vary:
+            response.headers["Vary"] = (vary + ", " if vary else "") + "Accept-Language, Cookie"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_template("error.html", code=400, message=exc.description), 400
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Any:
+        if request.path.startswith("/api/"):
+            return {"error": str(exc)}, exc.status
+        return render_template("error.html", code=exc.status, message=str(exc)), exc.status
+
+    for code in (400, 403, 404, 405, 413, 429):
+
+        def _handler(exc: Any, code: int = code) -> Any:
+            if request.path.startswith("/api/"):
+                return {"error": getattr(exc, "description", str(exc))}, code
+            return render_template(
+                "error.html", code=code, message=getattr(exc, "description", "")
+            ), code
+
+        app.register_error_handler(code, _handler)
+
+    return app
+
+
+def node_state(app: Flask) -> NodeState:
+    state: NodeState = app.extensions["coopfed"]
+    return state

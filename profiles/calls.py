@@ -1,0 +1,301 @@
+"""Project calls: create, edit, close, delete, list. Services take a Session; callers commit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import Session, object_session, selectinload
+
+from federation.db import utcnow
+from federation.sanitize import plain_text, sanitize_html
+from profiles import events, validation
+from profiles.context import NodeContext
+from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from profiles.models import CALL_STATUSES, Call, CallLanguage, CallSkill, Member
+from profiles.vocabulary import Vocabulary
+
+MAX_SKILLS = 30
+MAX_LANGUAGES = 8
+
+
+@dataclass
+class CallData:
+    title: str = ""
+    description: str = ""
+    language: str = "en"  # language the text is written in
+    skills_required: list[str] = field(default_factory=list)
+    skills_optional: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)  # working languages
+    country: str = ""
+    city: str = ""
+    remote: bool = False
+    starts: date | None = None
+    ends: date | None = None
+    deadline: date | None = None
+    compensation: str = ""
+    visibility: str = "public"
+    status: str = "open"
+    ref: str | None = None
+
+
+def call_data(call: Call) -> CallData:
+    return CallData(
+        title=call.title,
+        description=call.description,
+        language=call.language,
+        skills_required=call.required_skills,
+        skills_optional=call.optional_skills,
+        languages=[lang.code for lang in call.languages],
+        country=call.country,
+        city=call.city,
+        remote=call.remote,
+        starts=call.starts,
+        ends=call.ends,
+        deadline=call.deadline,
+        compensation=call.compensation,
+        visibility=call.visibility,
+        status=call.status,
+        ref=call.ref,
+    )
+
+
+def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
+    errors: dict[str, str] = {}
+    out = CallData()
+
+    def check(name: str, fn: Callable[[], Any], default: Any) -> Any:
+        try:
+            return fn()
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return default
+
+    out.title = check(
+        "title", lambda: plain_text(validation.text(data.title, 200, required=True)), ""
+    )
+    if not out.title and "title" not in errors:
+        errors["title"] = "required"
+    out.description = check(
+        "description", lambda: sanitize_html(validation.text(data.description, 10000)), ""
+    )
+    out.language = check("language", lambda: validation.language(data.language), "en")
+    out.country = check("country", lambda: validation.country(data.country), "")
+    out.city = check("city", lambda: plain_text(validation.text(data.city, 120)), "")
+    out.remote = bool(data.remote)
+    out.compensation = check(
+        "compensation", lambda: plain_text(validation.text(data.compensation, 200)), ""
+    )
+    out.visibility = check(
+        "visibility", lambda: validation.visibility(data.visibility, "public"), "public"
+    )
+    if data.status not in CALL_STATUSES:
+        errors["status"] = "open or closed"
+    out.status = data.status
+    out.ref = check("ref", lambda: validation.text(data.ref, 128) or None, None)
+    required: list[str] = []
+    optional: list[str] = []
+    for iri in data.skills_required:
+        if vocab.kinds.get(iri) not in ("skill", "occupation"):
+            errors["skills_required"] = f"unknown concept {iri}"
+        elif iri not in required:
+            required.append(iri)
+    for iri in data.skills_optional:
+        if vocab.kinds.get(iri) not in ("skill", "occupation"):
+            errors["skills_optional"] = f"unknown concept {iri}"
+        elif iri not in required and iri not in optional:
+            optional.append(iri)
+    if len(required) + len(optional) > MAX_SKILLS:
+        errors["skills_required"] = f"at most {MAX_SKILLS} skills in all"
+    out.skills_required, out.skills_optional = required, optional
+    langs: list[str] = []
+    for code in data.languages:
+        lang = check("languages", partial(validation.language, code), None)
+        if lang and lang not in langs:
+            langs.append(lang)
+    if len(langs) > MAX_LANGUAGES:
+        errors["languages"] = f"at most {MAX_LANGUAGES}"
+    out.languages = langs
+    out.starts, out.ends, out.deadline = data.starts, data.ends, data.deadline
+    if out.starts and out.ends and out.ends < out.starts:
+        errors["ends"] = "ends before it starts"
+    if out.deadline and out.ends and out.deadline > out.ends:
+        errors["deadline"] = "the deadline is after the end"
+    if not out.remote and not out.country:
+        errors["country"] = "give a country, or mark the call as remote"
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _apply(call: Call, data: CallData) -> None:
+    call.title = data.title
+    call.description = data.description
+    call.language = data.language
+    call.country = data.country
+    call.city = data.city
+    call.remote = data.remote
+    call.starts, call.ends, call.deadline = data.starts, data.ends, data.deadline
+    call.compensation = data.compensation
+    call.visibility = data.visibility
+    call.status = data.status
+    session = object_session(call)
+    if call.id is not None and session is not None:
+        call.skills, call.languages = [], []  # delete before re-inserting unique rows
+        session.flush()
+    call.skills = [CallSkill(concept_iri=i, required=True) for i in data.skills_required] + [
+        CallSkill(concept_iri=i, required=False) for i in data.skills_optional
+    ]
+    call.languages = [CallLanguage(code=c) for c in data.languages]
+    call.updated_at = utcnow()  # child rows alone do not fire onupdate (match index refresh)
+
+
+def create_call(
+    session: Session, ctx: NodeContext, author: Member, data: CallData, vocab: Vocabulary
+) -> Call:
+    if not author.local:
+        raise PermissionDenied("only members of this coop post calls here")
+    clean = validate_call(data, vocab)
+    if clean.ref and session.scalar(
+        select(Call.id).where(Call.node == ctx.domain, Call.ref == clean.ref)
+    ):
+        raise Conflict(f"a call with ref {clean.ref!r} exists already")
+    public_id = secrets.token_urlsafe(9)
+    call = Call(
+        ap_id=ctx.call_iri(public_id),
+        public_id=public_id,
+        local=True,
+        node=ctx.domain,
+        ref=clean.ref,
+        author=author,
+        title=clean.title,
+    )
+    _apply(call, clean)
+    session.add(call)
+    session.flush()
+    events.emit(session, events.CALL_SAVED, call)
+    return call
+
+
+def _check_owner(call: Call, actor: Member) -> None:
+    if not call.local:
+        raise PermissionDenied("calls of partner coops are edited on their own node")
+    if call.author_id != actor.id and not actor.is_admin:
+        raise PermissionDenied("only the author may change this call")
+
+
+def update_call(
+    session: Session, call: Call, actor: Member, data: CallData, vocab: Vocabulary
+) -> Call:
+    _check_owner(call, actor)
+    data.ref = call.ref  # the external reference never changes through an edit
+    clean = validate_call(data, vocab)
+    _apply(call, clean)
+    session.flush()
+    events.emit(session, events.CALL_SAVED, call)
+    return call
+
+
+def set_status(session: Session, call: Call, actor: Member, status: str) -> Call:
+    _check_owner(call, actor)
+    if status not in CALL_STATUSES:
+        raise ValidationError({"status": "open or closed"})
+    call.status = status
+    session.flush()
+    events.emit(session, events.CALL_SAVED, call)
+    return call
+
+
+def delete_call(session: Session, call: Call, actor: Member) -> None:
+    _check_owner(call, actor)
+    events.emit(session, events.CALL_DELETED, call)
+    session.delete(call)
+    session.flush()
+
+
+def get_by_public_id(session: Session, public_id: str) -> Call:
+    call = session.scalar(
+        select(Call)
+        .where(Call.public_id == public_id)
+        .options(selectinload(Call.skills), selectinload(Call.languages), selectinload(Call.author))
+    )
+    if call is None:
+        raise NotFound("no such call")
+    return call
+
+
+def get_by_ref(session: Session, ctx: NodeContext, ref: str) -> Call:
+    call = session.scalar(select(Call).where(Call.node == ctx.domain, Call.ref == ref))
+    if call is None:
+        raise NotFound(f"no call with ref {ref!r}")
+    return call
+
+
+def can_view(call: Call, viewer: Member | None) -> bool:
+    """Public calls for everyone; partner/coop calls for signed-in members of this node
+    (remote calls only reach us when their visibility allowed partners)."""
+    if call.visibility == "public":
+        return True
+    if viewer is None or not viewer.local:
+        return False
+    return call.local or call.visibility == "partners"
+
+
+@dataclass
+class CallQuery:
+    status: str | None = "open"
+    skill: str | None = None
+    country: str | None = None
+    language: str | None = None  # a working language
+    author_id: int | None = None
+    node: str | None = None
+    remote: bool | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def visible_calls(viewer: Member | None) -> Select[Call]:
+    query = select(Call)
+    if viewer is None or not viewer.local:
+        query = query.where(Call.visibility == "public")
+    else:
+        query = query.where((Call.local) | (Call.visibility != "coop"))
+    return query
+
+
+def list_calls(session: Session, viewer: Member | None, q: CallQuery) -> tuple[list[Call], int]:
+    query = visible_calls(viewer)
+    if q.status:
+        query = query.where(Call.status == q.status)
+    if q.skill:
+        query = query.where(
+            exists().where(and_(CallSkill.call_id == Call.id, CallSkill.concept_iri == q.skill))
+        )
+    if q.country:
+        query = query.where(Call.country == q.country.upper())
+    if q.language:
+        query = query.where(
+            exists().where(and_(CallLanguage.call_id == Call.id, CallLanguage.code == q.language))
+        )
+    if q.author_id:
+        query = query.where(Call.author_id == q.author_id)
+    if q.node:
+        query = query.where(Call.node == q.node)
+    if q.remote is not None:
+        query = query.where(Call.remote == q.remote)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    per_page = max(1, min(q.per_page, 100))
+    rows = session.scalars(
+        query.options(
+            selectinload(Call.skills), selectinload(Call.languages), selectinload(Call.author)
+        )
+        .order_by(Call.created_at.desc(), Call.id.desc())
+        .offset((max(1, q.page) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,413 @@
+"""Members: accounts, profiles, the directory. Services take a Session first; callers commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, object_session, selectinload
+
+from federation.db import utcnow
+from federation.sanitize import plain_text, sanitize_html
+from profiles import events, validation
+from profiles.context import NodeContext
+from profiles.errors import Conflict, NotFound, ValidationError
+from profiles.models import (
+    AvailabilityRange,
+    LoginAttempt,
+    Member,
+    MemberConcept,
+    MemberLanguage,
+    PortfolioLink,
+)
+from profiles.passwords import hash_password, verify_password
+from profiles.vocabulary import Vocabulary
+
+MAX_SKILLS = 60
+MAX_OCCUPATIONS = 10
+MAX_LANGUAGES = 12
+MAX_LINKS = 10
+MAX_RANGES = 12
+
+
+@dataclass
+class ProfileData:
+    """Everything a member can edit on their profile, already parsed into typed values."""
+
+    name: str = ""
+    summary: str = ""
+    country: str = ""
+    city: str = ""
+    remote: bool = False
+    visibility: str = "partners"
+    languages: list[tuple[str, str]] = field(default_factory=list)  # (code, level)
+    occupations: list[str] = field(default_factory=list)  # ESCO IRIs
+    skills: list[str] = field(default_factory=list)  # ESCO IRIs
+    availability: list[tuple[date, date]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (url, title)
+
+
+def profile_data(member: Member) -> ProfileData:
+    return ProfileData(
+        name=member.name,
+        summary=member.summary,
+        country=member.country,
+        city=member.city,
+        remote=member.remote,
+        visibility=member.visibility,
+        languages=[(lang.code, lang.level) for lang in member.languages],
+        occupations=[c.concept_iri for c in member.occupations],
+        skills=[c.concept_iri for c in member.skills],
+        availability=[(r.start, r.end) for r in member.availability],
+        links=[(link.url, link.title) for link in member.links],
+    )
+
+
+def _check_concepts(
+    iris: Sequence[str], kind: str, vocab: Vocabulary, limit: int, field_name: str
+) -> list[str]:
+    out: list[str] = []
+    for iri in iris:
+        if iri in out:
+            continue
+        if vocab.kinds.get(iri) != kind:
+            raise ValidationError({field_name: f"unknown {kind} concept {iri}"})
+        out.append(iri)
+    if len(out) > limit:
+        raise ValidationError({field_name: f"at most {limit}"})
+    return out
+
+
+def _language_pair(code: str, level: str) -> tuple[str, str]:
+    return validation.language(code), validation.level(level)
+
+
+def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
+    """Check and normalise; raise ValidationError naming every bad field."""
+    errors: dict[str, str] = {}
+
+    def check(name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ValueError as exc:
+            errors[name] = str(exc)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        return None
+
+    out = ProfileData()
+    out.name = check("name", lambda: plain_text(validation.text(data.name, 200))) or ""
+    out.summary = check("summary", lambda: sanitize_html(validation.text(data.summary, 5000))) or ""
+    out.country = check("country", lambda: validation.country(data.country)) or ""
+    out.city = check("city", lambda: plain_text(validation.text(data.city, 120))) or ""
+    out.remote = bool(data.remote)
+    out.visibility = (
+        check("visibility", lambda: validation.visibility(data.visibility)) or "partners"
+    )
+    langs: dict[str, str] = {}
+    for code, lvl in data.languages:
+        pair = check("languages", partial(_language_pair, code, lvl))
+        if pair:
+            langs[pair[0]] = pair[1]
+    if len(langs) > MAX_LANGUAGES:
+        errors["languages"] = f"at most {MAX_LANGUAGES}"
+    out.languages = sorted(langs.items())
+    out.occupations = (
+        check(
+            "occupations",
+            lambda: _check_concepts(
+                data.occupations, "occupation", vocab, MAX_OCCUPATIONS, "occupations"
+            ),
+        )
+        or []
+    )
+    out.skills = (
+        check("skills", lambda: _check_concepts(data.skills, "skill", vocab, MAX_SKILLS, "skills"))
+        or []
+    )
+    ranges = []
+    for start, end in data.availability:
+        if start > end:
+            errors["availability"] = "a period ends before it starts"
+        elif end - start > timedelta(days=3 * 366):
+            errors["availability"] = "a period longer than three years"
+        else:
+            ranges.append((start, end))
+    if len(ranges) > MAX_RANGES:
+        errors["availability"] = f"at most {MAX_RANGES} periods"
+    out.availability = sorted(set(ranges))
+    links = []
+    for url, title in data.links:
+        checked = check("links", partial(validation.web_url, url))
+        if checked:
+            links.append((checked, plain_text(title or "")[:200]))
+    if len(links) > MAX_LINKS:
+        errors["links"] = f"at most {MAX_LINKS}"
+    out.links = links
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def create_member(
+    session: Session,
+    ctx: NodeContext,
+    *,
+    username: str,
+    email: str | None = None,
+    password: str | None = None,
+    is_admin: bool = False,
+    profile: ProfileData | None = None,
+    vocab: Vocabulary | None = None,
+) -> Member:
+    """Create a local member. Raises ValidationError / Conflict; the caller commits."""
+    errors: dict[str, str] = {}
+    try:
+        username = validation.username(username)
+    except ValueError as exc:
+        errors["username"] = str(exc)
+    try:
+        email = validation.email(email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    password_hash = None
+    if password is not None:
+        try:
+            password_hash = hash_password(password)
+        except ValueError as exc:
+            errors["password"] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+    if session.scalar(
+        select(Member.id).where(Member.node == ctx.domain, Member.username == username)
+    ):
+        raise Conflict(f"username {username!r} is taken")
+    if email and session.scalar(select(Member.id).where(Member.local, Member.email == email)):
+        raise Conflict(f"e-mail {email!r} is already used by another member")
+    member = Member(
+        ap_id=ctx.member_iri(username),
+        local=True,
+        node=ctx.domain,
+        username=username,
+        email=email,
+        password_hash=password_hash,
+        is_admin=is_admin,
+        coop_name=ctx.name,
+        name=username,
+    )
+    session.add(member)
+    if profile is not None:
+        if vocab is None:
+            raise TypeError("a profile needs the vocabulary to check its concepts")
+        apply_profile(member, validate_profile(profile, vocab))
+    session.flush()
+    events.emit(session, events.MEMBER_SAVED, member)
+    return member
+
+
+def apply_profile(member: Member, data: ProfileData) -> None:
+    """Write already-validated data onto the member (replacing lists)."""
+    member.name = data.name or member.username
+    member.summary = data.summary
+    member.country = data.country
+    member.city = data.city
+    member.remote = data.remote
+    member.visibility = data.visibility
+    session = object_session(member)
+    if member.id is not None and session is not None:
+        # Rows are unique per (member, code/concept): delete the old rows before inserting the
+        # new ones, or a kept entry collides with itself (the unit of work inserts first).
+        member.languages, member.occupations, member.skills = [], [], []
+        session.flush()
+    member.languages = [MemberLanguage(code=c, level=lv) for c, lv in data.languages]
+    member.occupations = [MemberConcept(concept_iri=i, kind="occupation") for i in data.occupations]
+    member.skills = [MemberConcept(concept_iri=i, kind="skill") for i in data.skills]
+    member.availability = [AvailabilityRange(start=s, end=e) for s, e in data.availability]
+    member.links = [
+        PortfolioLink(url=u, title=t, position=n) for n, (u, t) in enumerate(data.links)
+    ]
+    # Child rows alone do not fire onupdate: stamp the member so other processes' match
+    # indexes (which refresh by updated_at) see a skills-only edit.
+    member.updated_at = utcnow()
+
+
+def update_profile(
+    session: Session, member: Member, data: ProfileData, vocab: Vocabulary
+) -> Member:
+    if not member.local:
+        raise NotFound("only local members are edited here")
+    clean = validate_profile(data, vocab)
+    apply_profile(member, clean)
+    session.flush()
+    events.emit(session, events.MEMBER_SAVED, member)
+    return member
+
+
+def set_password(member: Member, password: str) -> None:
+    try:
+        member.password_hash = hash_password(password)
+    except ValueError as exc:
+        raise ValidationError({"password": str(exc)}) from None
+
+
+def delete_member(session: Session, member: Member) -> None:
+    """Delete a member and everything of theirs; listeners send Delete to partners first."""
+    events.emit(session, events.MEMBER_DELETED, member)
+    session.delete(member)
+    session.flush()
+
+
+def get_local(session: Session, ctx: NodeContext, username: str) -> Member:
+    member = session.scalar(
+        select(Member).where(Member.node == ctx.domain, Member.username == username.lower())
+    )
+    if member is None:
+        raise NotFound(f"no member {username!r}")
+    return member
+
+
+# --- sign-in with rate limiting shared by all web processes (rows in login_attempts) -------------
+
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_MAX_PER_USER = 5
+LOGIN_MAX_PER_IP = 20
+
+
+class TooManyAttempts(Exception):
+    pass
+
+
+def authenticate(
+    session: Session,
+    ctx: NodeContext,
+    username: str,
+    password: str,
+    ip: str,
+    now: datetime | None = None,
+) -> Member | None:
+    """The member if the password matches; None otherwise. Raises TooManyAttempts when this
+    user name or address failed too often in the last 15 minutes (counted before checking)."""
+    now = now or utcnow()
+    name = (username or "").strip().lower()[:64]
+    keys = {f"user:{name}": LOGIN_MAX_PER_USER, f"ip:{ip}": LOGIN_MAX_PER_IP}
+    since = now - LOGIN_WINDOW
+    for key, limit in keys.items():
+        count = session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                LoginAttempt.key == key, LoginAttempt.at >= since
+            )
+        )
+        if (count or 0) >= limit:
+            raise TooManyAttempts(key)
+    member = session.scalar(
+        select(Member).where(Member.local, Member.node == ctx.domain, Member.username == name)
+    )
+    if member is not None and verify_password(member.password_hash, password):
+        session.query(LoginAttempt).filter(LoginAttempt.key == f"user:{name}").delete()
+        return member
+    if member is None:
+        verify_password(None, password)  # same cost as a wrong password: no user enumeration
+    for key in keys:
+        session.add(LoginAttempt(key=key, at=now))
+    session.query(LoginAttempt).filter(LoginAttempt.at < now - 2 * LOGIN_WINDOW).delete()
+    return None
+
+
+# --- the directory ----------------------------------------------------------------------------
+
+
+@dataclass
+class DirectoryQuery:
+    skill: str | None = None  # concept IRI
+    occupation: str | None = None  # concept IRI
+    country: str | None = None
+    language: str | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    node: str | None = None  # only members of this coop node
+    text: str | None = None  # name or city contains
+    page: int = 1
+    per_page: int = 20
+
+
+def visible_members(viewer: Member | None) -> Select[Member]:
+    """Members the viewer may see. Signed-in members of this node see every local member and
+    what partners sent us (partners only send profiles whose owners allowed it); everyone
+    else sees public profiles only."""
+    query = select(Member)
+    if viewer is None or not viewer.local:
+        query = query.where(Member.visibility == "public")
+    else:
+        # Remote rows marked coop-only are stubs (the author of a partner's call whose profile
+        # its coop keeps to itself): they name an author, they are not directory entries.
+        query = query.where(Member.local | (Member.visibility != "coop"))
+    return query
+
+
+def search_directory(
+    session: Session, viewer: Member | None, q: DirectoryQuery
+) -> tuple[list[Member], int]:
+    query = visible_members(viewer)
+    if q.skill:
+        query = query.where(
+            exists().where(
+                and_(MemberConcept.member_id == Member.id, MemberConcept.concept_iri == q.skill)
+            )
+        )
+    if q.occupation:
+        query = query.where(
+            exists().where(
+                and_(
+                    MemberConcept.member_id == Member.id, MemberConcept.concept_iri == q.occupation
+                )
+            )
+        )
+    if q.country:
+        query = query.where(Member.country == q.country.upper())
+    if q.node:
+        query = query.where(Member.node == q.node)
+    if q.language:
+        query = query.where(
+            exists().where(
+                and_(MemberLanguage.member_id == Member.id, MemberLanguage.code == q.language)
+            )
+        )
+    if q.available_from or q.available_until:
+        start = q.available_from or q.available_until
+        end = q.available_until or q.available_from
+        query = query.where(
+            exists().where(
+                and_(
+                    AvailabilityRange.member_id == Member.id,
+                    AvailabilityRange.start <= end,
+                    AvailabilityRange.end >= start,
+                )
+            )
+        )
+    if q.text:
+        like = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                Member.name.ilike(like, escape="\\"),
+                Member.city.ilike(like, escape="\\"),
+                Member.username.ilike(like, escape="\\"),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    per_page = max(1, min(q.per_page, 100))
+    page = max(1, q.page)
+    rows = session.scalars(
+        query.options(
+            selectinload(Member.skills),
+            selectinload(Member.occupations),
+            selectinload(Member.languages),
+        )
+        .order_by(Member.local.desc(), Member.name, Member.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total
