@@ -102,6 +102,8 @@ def make_node(tmp_path: Path) -> Iterator:
         if schema and base_url:
             admin_engine = node_db.make_engine(base_url)
             with admin_engine.begin() as conn:
+                # A session a test left open would make DROP wait forever: fail loudly instead.
+                conn.execute(text("SET LOCAL lock_timeout = '20s'"))
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin_engine.dispose()
 

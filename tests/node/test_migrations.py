@@ -41,5 +41,8 @@ def test_upgrade_matches_models_and_is_idempotent(tmp_path):
         if schema:
             admin = node_db.make_engine(os.environ["COOPFED_TEST_DATABASE_URL"])
             with admin.begin() as conn:
+                conn.execute(
+                    text("SET LOCAL lock_timeout = '20s'")
+                )  # a leaked session fails, not hangs
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin.dispose()

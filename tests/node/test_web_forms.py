@@ -44,9 +44,13 @@ def add_call(app, username, **fields):
 
 
 def member(app, username):
+    """The member as stored now, detached: its session is closed so it holds no locks."""
     state = app.extensions["coopfed"]
-    s = state.session()
-    return get_local(s, state.ctx, username)
+    with state.session() as s:
+        found = get_local(s, state.ctx, username)
+        # Load what the tests read before the session closes.
+        _ = (found.skills, found.languages, found.availability, found.links)
+        return found
 
 
 def label(app, iri, lang):

@@ -68,6 +68,9 @@ def engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Any]:
         yield eng
         eng.dispose()
         with admin.begin() as conn:
+            conn.execute(
+                text("SET LOCAL lock_timeout = '20s'")
+            )  # a leaked session fails, not hangs
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
     else:

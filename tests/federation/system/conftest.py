@@ -62,6 +62,9 @@ def make_db(tmp_path: Path) -> Iterator[Callable[[str], Database]]:
         if db.schema and base_url:
             admin = node_db.make_engine(base_url)
             with admin.begin() as conn:
+                conn.execute(
+                    text("SET LOCAL lock_timeout = '20s'")
+                )  # a leaked session fails, not hangs
                 conn.execute(text(f"DROP SCHEMA {db.schema} CASCADE"))
             admin.dispose()
 
