@@ -62,7 +62,14 @@ def partner(action: str) -> Any:
         session.rollback()
         return _done(_("Could not do that: %(error)s", error=str(exc)))
     session.commit()
-    return _done(_("Done: %(action)s %(domain)s.", action=action, domain=domain))
+    # One whole sentence per action: translators need the verb in context, not spliced in.
+    messages = {
+        "request": _("Partnership requested from %(domain)s.", domain=domain),
+        "accept": _("Partnership with %(domain)s accepted.", domain=domain),
+        "reject": _("Partnership request from %(domain)s rejected.", domain=domain),
+        "remove": _("Partnership with %(domain)s removed.", domain=domain),
+    }
+    return _done(messages[action])
 
 
 @bp.route("/blocks/<action>", methods=["POST"])

@@ -138,6 +138,13 @@ def about() -> Any:
     )
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    # Pages link the SVG icon; feed readers and old clients still ask for /favicon.ico.
+    static = Path(current_app.static_folder or "")
+    return send_from_directory(static, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
 # --- members -----------------------------------------------------------------------------------
 
 

@@ -116,10 +116,7 @@ class Console:
             return
         url = (msg.location or {}).get("url", "")
         path = urlsplit(url).path
-        # Browsers ask for /favicon.ico by themselves; the node has none (yet).
-        if msg.text.startswith("Failed to load resource") and (
-            path == "/favicon.ico" or path in self.allowed
-        ):
+        if msg.text.startswith("Failed to load resource") and path in self.allowed:
             return
         self.problems.append(f"console {msg.type} at {url}: {msg.text}")
 

@@ -66,3 +66,36 @@ def test_block_commands(make_node) -> None:
         assert s.query(DomainPolicyEntry).count() == 0 and s.query(ActorBlock).count() == 0
     out = runner.invoke(deliveries, [], obj=obj)
     assert out.exit_code == 0 and "deliveries: none" in out.output
+
+
+def test_partnership_decision_is_confirmed_in_the_admins_language(make_node) -> None:
+    from profiles.models import Partnership
+
+    app = make_node()
+    client = app.test_client()
+    sign_in_admin(app, client)
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        s.add(
+            Partnership(
+                actor="https://smart.example/actor",
+                domain="smart.example",
+                inbox="https://smart.example/inbox",
+                state="pending",
+                direction="incoming",
+            )
+        )
+        s.commit()
+    german = {"Accept-Language": "de"}
+    html = client.get("/admin/federation/", headers=german).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = client.post(
+        "/admin/federation/partners/reject",
+        data={"domain": "smart.example", "csrf_token": token},
+        headers=german,
+        follow_redirects=True,
+    )
+    page = r.get_data(as_text=True)
+    assert "Partnerschaftsanfrage von smart.example abgelehnt." in page
+    with state.session() as s:
+        assert s.query(Partnership).one().state == "rejected"
