@@ -6,9 +6,11 @@ Every request, and every redirect hop, goes through :meth:`Transport.check_url`:
 - SSRF guard: the host is resolved and *every* address must be public — loopback, private,
   link-local, multicast, reserved and unspecified addresses are refused unless in dev mode.
 
-Known gap: requests resolves the name again when it connects, so a DNS answer that changes
-between our check and the connect (rebinding) is not caught. Pinning the checked address
-needs a custom adapter (SNI/certificate checks by name); left for later.
+requests resolves the name again when it connects, so a DNS answer that changes between our
+check and the connect (rebinding) would slip through the name check. Outside dev mode the
+session's connections therefore also check the address they actually connected to
+(:class:`_GuardedAdapter`) and drop the socket before a byte is sent if it is not public. TLS
+(SNI, certificate) still checks the name, so nothing else changes.
 
 Responses are read streamed and cut at ``max_bytes`` (413) and at a total deadline, because the
 read timeout of requests is per socket read, not per response (a slow drip would never end).
@@ -24,6 +26,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from federation import signatures, vocab
 from federation.errors import (
@@ -61,6 +66,51 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+class NonPublicPeer(Exception):
+    """The socket connected to a non-public address (DNS rebinding). Deliberately not an
+    urllib3/requests error, so that no retry or wrapping hides it."""
+
+
+def _check_peer(sock: socket.socket, host: str) -> None:
+    peer = str(sock.getpeername()[0]).split("%", 1)[0]
+    if not _is_public(ipaddress.ip_address(peer)):
+        sock.close()
+        raise NonPublicPeer(f"refusing to talk to non-public address {peer} of {host}")
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An adapter whose connections refuse non-public peers after connect (see module doc)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+
 class Transport:
     """Outbound HTTP with timeouts, size cap, signing, domain policy and SSRF guard.
 
@@ -86,6 +136,9 @@ class Transport:
         self.resolver = resolver
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
+        if not dev_mode:
+            self.session.mount("https://", _GuardedAdapter())
+            self.session.mount("http://", _GuardedAdapter())
         # Whole-response deadline: connect + a few read timeouts.
         self.deadline = timeout[0] + 3 * timeout[1]
 
@@ -151,6 +204,8 @@ class Transport:
                     allow_redirects=False,
                     stream=True,
                 )
+            except NonPublicPeer as exc:
+                raise Forbidden(str(exc)) from exc
             except requests.RequestException as exc:
                 raise TransportError(f"GET {current[:200]} failed: {exc}") from exc
             with response:
@@ -202,6 +257,8 @@ class Transport:
                 allow_redirects=False,
                 stream=True,
             )
+        except NonPublicPeer as exc:
+            raise Forbidden(str(exc)) from exc
         except requests.RequestException as exc:
             raise TransportError(f"POST {url[:200]} failed: {exc}") from exc
         with response:
