@@ -182,6 +182,7 @@ def _generator():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 10,000 members: a minute on a quiet machine, more on a busy one
 def test_ten_thousand_generated_members_with_one_bad_line(make_node, tmp_path, capsys):
     _generator().main(
         [
