@@ -180,25 +180,41 @@ def test_sigkilled_worker_redelivers_exactly_once(make_db, serve_wsgi, remote_ac
     def arrived() -> int:
         return sum(len(posts) for _u, _db, posts in receivers)
 
+    def counts() -> tuple[int, int]:
+        """(pending rows, pending rows leased by worker-1)."""
+        with sessions() as s:
+            left = s.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.state == "pending")
+            )
+            held = s.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.state == "pending",
+                    Delivery.claimed_by == "worker-1",
+                    Delivery.claimed_until.is_not(None),
+                )
+            )
+        return left or 0, held or 0
+
     first = start_worker(sender, remote_actor, "worker-1")
     try:
         wait_until(lambda: arrived() >= 4, 15, "the first deliveries")
+
+        def frozen_holding_a_lease() -> bool:
+            # Freeze the worker, then look: kill it only while it holds leased rows (between
+            # two batches it holds none, and a busy machine makes that window wide).
+            os.kill(first.pid, signal.SIGSTOP)
+            if counts()[1] > 0:
+                return True
+            os.kill(first.pid, signal.SIGCONT)
+            return False
+
+        wait_until(frozen_holding_a_lease, 15, "the worker to hold a lease")
         os.kill(first.pid, signal.SIGKILL)
     finally:
         stop(first)
-    with sessions() as s:
-        left = s.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.state == "pending")
-        )
-        held = s.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                Delivery.state == "pending",
-                Delivery.claimed_by == "worker-1",
-                Delivery.claimed_until.is_not(None),
-            )
-        )
+    left, held = counts()
     assert 0 < left < total, "the kill must land mid fan-out"
     # The dead worker still holds leased rows: only the lease expiry frees them.
     assert held > 0
