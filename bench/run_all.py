@@ -1,10 +1,12 @@
 """Run every benchmark in sequence, each printing its own table.
 
-    uv run python bench/run_all.py [--quick]
+    uv run python bench/run_all.py [--quick] [--scale]
 
 ``--quick`` passes smaller sizes (minutes instead of tens of minutes); without it each bench
-runs at the size its docstring names (bench_match: 100,000 profiles). A bench that is missing
-is skipped; one that fails is reported and the others still run. Exit status 1 if any failed.
+runs at the size its docstring names (bench_match: 100,000 profiles). bench_scale (1M profiles,
+~15 GB peak and tens of minutes) runs at full size only with ``--scale``; otherwise it runs its
+quick sizes. A bench that is missing is skipped; one that fails is reported and the others
+still run. Exit status 1 if any failed.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_match.py": (["--profiles", "5000", "--calls", "100"], []),
     "bench_linking.py": ([], []),
     "bench_callpage.py": (["--members", "2000", "--requests", "100"], []),
+    "bench_scale.py": (["--sizes", "20000,50000", "--calls", "50", "--nprobe", "4,16"], []),
 }
+SLOW = {"bench_scale.py"}  # full size only with --scale
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="Run every benchmark in sequence.")
     ap.add_argument("--quick", action="store_true", help="smaller sizes for every bench")
+    ap.add_argument("--scale", action="store_true", help="run bench_scale at 100k/300k/1M")
     args = ap.parse_args()
     failed: list[str] = []
     for name, (quick, full) in BENCHES.items():
@@ -36,7 +41,8 @@ def main() -> int:
         if not script.exists():
             print(f"\n=== {name}: not present, skipped", flush=True)
             continue
-        argv = [sys.executable, str(script), *(quick if args.quick else full)]
+        small = args.quick or (name in SLOW and not args.scale)
+        argv = [sys.executable, str(script), *(quick if small else full)]
         print(f"\n=== {' '.join([name, *argv[2:]])}", flush=True)
         started = time.perf_counter()
         code = subprocess.call(argv, cwd=BENCH.parent)

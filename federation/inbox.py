@@ -6,7 +6,8 @@ from inside the Follow request deadlocks a single-threaded peer that fetches our
 
 1. size (413), content type (415), JSON shape (400: depth, ``@graph``…);
 2. blocked host or actor (403) — before any key fetch, so blocked servers cost nothing;
-3. HTTP signature (401), then key owner == actor on the actor's host (403);
+3. HTTP signature (401), then key owner == actor on the actor's host (403); an
+   ``eddsa-jcs-2022`` proof (FEP-8b32), if present and its key resolvable, must verify (401);
 4. origin of embedded objects: Create/Update/Delete/Undo objects must live on the actor's host
    and be attributed to it (403); for other types an embedded object from another host is not
    trusted as-is — only its id and type are kept, a handler must fetch it from its origin;
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from federation import retry, signatures, vocab
+from federation import proofs, retry, signatures, vocab
 from federation.actors import LocalActorResolver, RemoteActors
 from federation.db import utcnow
 from federation.errors import (
@@ -96,9 +97,11 @@ def receive(
 ) -> tuple[int, str]:
     """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
 
-    Owns the transaction of ``session``: commits on 202, rolls back on any refusal, so a refused
-    request leaves no trace (not even the actor it fetched to check the signature). ``url`` is
-    the full URL the client requested (see :func:`signatures.verify_request`).
+    Owns the transactions of ``session``: rolls back on any refusal, so a refused request leaves
+    no trace (not even the actor it fetched to check the signature). Once every check passed, it
+    commits what the checks read or fetched, then writes the item in a transaction of its own
+    (committed on 202). ``url`` is the full URL the client requested (see
+    :func:`signatures.verify_request`).
     """
     try:
         status, message = _receive(
@@ -112,6 +115,26 @@ def receive(
         raise
     session.commit()
     return status, message
+
+
+_INSERT_ITEM: dict[str, Any] = {}
+
+
+def _insert_item(session: Session) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: a concurrent replay waits for the first and
+    inserts nothing. Built once per dialect and run on the connection: building it and the ORM
+    execution layer cost more than the INSERT itself."""
+    name = session.get_bind().dialect.name
+    stmt = _INSERT_ITEM.get(name)
+    if stmt is None:
+        columns = ("activity_id", "actor", "type", "body", "received_at")
+        stmt = _INSERT_ITEM[name] = (
+            dialect_insert(session, InboxItem)
+            .values(**{c: bindparam(c) for c in columns}, state="pending", attempts=0)
+            .on_conflict_do_nothing(index_elements=[InboxItem.activity_id])
+            .returning(InboxItem.id)
+        )
+    return stmt
 
 
 def _receive(
@@ -155,22 +178,24 @@ def _receive(
     verified = signatures.verify_request(method, url, dict(headers), body, key_lookup, now=now)
     key = verified.key or key_lookup(verified.key_id)
     signatures.check_actor_matches_key(activity.actor, key)
+    # FEP-8b32: before _check_origin, which may rewrite doc (the proof covers it as received).
+    proofs.check_incoming(doc, activity.actor, actors)
     _check_origin(activity, doc, session)
+    # Accepted. The write gets a transaction of its own: on SQLite (WAL) a transaction that read
+    # first cannot wait for the write lock — if another process committed since its first read
+    # the INSERT fails at once ("database is locked"); one that starts with the INSERT waits its
+    # turn (busy_timeout). This commit holds only reads, or the verified sender's fetched key.
+    session.commit()
 
-    # INSERT … ON CONFLICT DO NOTHING: a concurrent replay waits for the first and inserts nothing.
-    inserted = session.execute(
-        dialect_insert(session, InboxItem)
-        .values(
-            activity_id=activity.id,
-            actor=activity.actor,
-            type=activity.type,
-            body=json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
-            state="pending",
-            attempts=0,
-            received_at=now or utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[InboxItem.activity_id])
-        .returning(InboxItem.id)
+    inserted = session.connection().execute(
+        _insert_item(session),
+        {
+            "activity_id": activity.id,
+            "actor": activity.actor,
+            "type": activity.type,
+            "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+            "received_at": now or utcnow(),
+        },
     ).scalar()
     if inserted is None:
         return 202, "already received"
@@ -381,10 +406,13 @@ def _undo(
     if isinstance(obj, dict) and obj.get("type") not in ("Follow", None):
         return False  # Undo(Like), Undo(Announce)…: the domain's
     conditions = [Follower.follower == activity.actor]
-    if activity.object_id is not None:
-        conditions.append(Follower.follow_activity_id == activity.object_id)
-    elif isinstance(obj, dict) and isinstance(obj.get("object"), str):
+    # Match the embedded Follow by whom it follows before its id: Lemmy wraps a *new* Follow
+    # (fresh id) in its Undo (crates/apub/src/activities/following/undo_follow.rs), and
+    # Mastodon and Lemmy both unfollow by (actor, target). The actor can only undo its own.
+    if isinstance(obj, dict) and isinstance(obj.get("object"), str):
         conditions.append(Follower.local_actor == obj["object"])
+    elif activity.object_id is not None:
+        conditions.append(Follower.follow_activity_id == activity.object_id)
     else:
         return False
     session.execute(delete(Follower).where(*conditions))

@@ -40,6 +40,18 @@ def generate_ed25519_keypair() -> tuple[str, str]:
 
 
 @lru_cache(maxsize=256)
+def ed25519_public_of(private_multibase: str) -> str:
+    """The public Multikey multibase ("z6Mk…") of a private Ed25519 multibase (cached: actor
+    documents are served often and the derivation imports bovine)."""
+    from bovine.crypto.multibase import encode_public_key_to_multibase, multibase_to_private_key
+
+    public: str = encode_public_key_to_multibase(
+        multibase_to_private_key(private_multibase).public_key()
+    )
+    return public
+
+
+@lru_cache(maxsize=256)
 def load_private_key(pem: str) -> PrivateKey:
     """Parse an unencrypted PEM private key (RSA or Ed25519). Raises ValueError otherwise.
 
@@ -82,3 +94,9 @@ def public_pem_of(private_pem: str) -> str:
 def main_key_id(actor_uri: str) -> str:
     """The key id Mastodon and most servers use: ``ACTOR#main-key``."""
     return f"{actor_uri}#main-key"
+
+
+def ed25519_key_id(actor_uri: str) -> str:
+    """The id of an actor's FEP-521a Multikey (its ``assertionMethod``): ``ACTOR#ed25519-key``,
+    the fragment FEP-521a's and Mitra's examples use."""
+    return f"{actor_uri}#ed25519-key"

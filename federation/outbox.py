@@ -2,13 +2,18 @@
 transaction — nothing published is lost, nothing rolled back is ever sent. The delivery worker
 (:mod:`federation.delivery`) does the POSTs later.
 
+Publishing signs the activity once, as stored and delivered byte for byte to every inbox and
+served in the outbox collection, with a FEP-8b32 proof when a :data:`ProofSigner` is given or
+installed in ``session.info[PROOF_SIGNER]`` (the node does; the domain owns the keys). RSA HTTP
+signatures are added per POST by the delivery worker regardless.
+
 Also the paging helpers for the ``outbox`` and ``followers`` OrderedCollections.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -22,6 +27,11 @@ from federation.policy import DomainPolicy
 
 FOLLOWERS: Literal["followers"] = "followers"
 PAGE_SIZE = 20
+# session.info key of the node's ProofSigner, for activities built by the engine (Accept…).
+PROOF_SIGNER = "coopfed_proof_signer"
+ProofSigner = Callable[[Session, dict[str, Any]], dict[str, Any]]
+"""``(session, activity) -> activity with a proof by its actor`` (unchanged if the actor has no
+proof key). Runs in the publishing transaction, so it may create the key there."""
 
 
 def followers_inboxes(session: Session, local_actor: str) -> list[str]:
@@ -42,12 +52,15 @@ def publish(
     actor_iri: str,
     targets: Iterable[str] | Literal["followers"],
     policy: DomainPolicy | None = None,
+    prove: ProofSigner | None = None,
 ) -> OutboxActivity:
     """Store ``activity`` and one pending delivery per distinct target inbox.
 
     ``targets`` is ``"followers"`` or an iterable of inbox URLs in which the item ``"followers"``
     may also appear. Inboxes on blocked hosts are skipped. Flushes, never commits.
     Publishing the same activity id twice adds only the deliveries not yet queued.
+    ``prove`` (default: ``session.info[PROOF_SIGNER]``, if any) signs a new activity that has no
+    ``proof`` yet; the stored ``body`` is the signed document. ``activity`` is not modified.
     """
     ap_id = activity.get("id")
     if not is_http_iri(ap_id) or activity.get("actor") != actor_iri:
@@ -65,6 +78,9 @@ def publish(
 
     row = session.scalar(select(OutboxActivity).where(OutboxActivity.ap_id == ap_id))
     if row is None:
+        prove = prove or session.info.get(PROOF_SIGNER)
+        if prove is not None and "proof" not in activity:
+            activity = prove(session, activity)
         row = OutboxActivity(
             ap_id=str(ap_id),
             actor=actor_iri,

@@ -5,9 +5,12 @@ A blocked host blocks its subdomains too (Mastodon's domain blocks do the same: 
 their subdomains) federate; the blocklist still applies on top.
 
 Two implementations of the same ``is_blocked_host``/``is_blocked_actor`` questions:
-- :class:`DomainPolicy` asks the database through one ``Session`` (request handlers, admin);
-- :class:`CachedPolicy` keeps a snapshot refreshed every few seconds, safe to share between
-  threads (the :class:`federation.transport.Transport` of the delivery worker).
+- :class:`DomainPolicy` asks the database through one ``Session`` (admin, tests);
+- :class:`CachedPolicy` keeps a snapshot, safe to share between threads (the inbox and the
+  :class:`federation.transport.Transport` of the delivery worker). It reloads on its next
+  question after any transaction of this process that changed the policy commits, and at least
+  every ``ttl`` seconds, which bounds how long another process (a second gunicorn worker, the
+  CLI) can miss a change.
 
 Mutating methods flush but never commit: the caller owns the transaction.
 """
@@ -17,13 +20,54 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session, object_session
 
 from federation.iri import host_of
 from federation.models import ActorBlock, DomainPolicyEntry
+
+# -- change notification ----------------------------------------------------------------------
+# A session that writes a policy row is marked; when it commits, the process-wide generation
+# moves on and every CachedPolicy reloads before answering again. So an admin's block applies
+# to the very next request this process serves; other processes see it within their ttl.
+
+_CHANGED = "coopfed.policy_changed"
+_generation = 0  # bumped after each commit (in this process) that changed a policy row
+_generation_lock = threading.Lock()
+
+
+def mark_policy_changed(session: Session) -> None:
+    """Tell the caches that ``session``'s transaction changes the policy (applied at commit).
+
+    ORM inserts, updates and deletes of policy rows mark their session by themselves; bulk
+    ``delete()``/``update()`` statements must call this."""
+    session.info[_CHANGED] = True
+
+
+def _row_written(_mapper: Any, _connection: Any, target: object) -> None:
+    session = object_session(target)
+    if session is not None:
+        mark_policy_changed(session)
+
+
+for _model in (DomainPolicyEntry, ActorBlock):
+    for _name in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _name, _row_written)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    global _generation
+    if session.info.pop(_CHANGED, False):
+        with _generation_lock:
+            _generation += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
 
 
 class HostPolicy(Protocol):
@@ -107,6 +151,7 @@ class DomainPolicy:
         """Remove any entry (block or allow) for ``host``."""
         host = normalize_host(host)
         self.session.execute(delete(DomainPolicyEntry).where(DomainPolicyEntry.host == host))
+        mark_policy_changed(self.session)
 
     def block_actor(self, iri: str, reason: str | None = None) -> None:
         if self.session.scalar(select(ActorBlock).where(ActorBlock.actor == iri)) is None:
@@ -115,10 +160,12 @@ class DomainPolicy:
 
     def unblock_actor(self, iri: str) -> None:
         self.session.execute(delete(ActorBlock).where(ActorBlock.actor == iri))
+        mark_policy_changed(self.session)
 
 
 class CachedPolicy:
-    """Thread-safe snapshot of the policy, reloaded at most every ``ttl`` seconds."""
+    """Thread-safe snapshot of the policy, reloaded after a policy change committed in this
+    process (see :func:`mark_policy_changed`) and whenever it is older than ``ttl`` seconds."""
 
     def __init__(
         self,
@@ -132,11 +179,14 @@ class CachedPolicy:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
+        self._generation = -1
         self._blocked: frozenset[str] = frozenset()
         self._allowed: frozenset[str] = frozenset()
         self._actors: frozenset[str] = frozenset()
 
     def refresh(self) -> None:
+        # Read before the database: a change committed during the reload triggers another one.
+        generation = _generation
         with self._factory() as session:
             rows = session.execute(select(DomainPolicyEntry.host, DomainPolicyEntry.action)).all()
             actors = frozenset(session.scalars(select(ActorBlock.actor)))
@@ -144,10 +194,12 @@ class CachedPolicy:
         self._allowed = frozenset(h for h, a in rows if a == "allow")
         self._actors = actors
         self._loaded_at = time.monotonic()
+        self._generation = generation
 
     def _fresh(self) -> None:
         with self._lock:
-            if time.monotonic() - self._loaded_at > self._ttl:
+            stale = time.monotonic() - self._loaded_at > self._ttl
+            if stale or self._generation != _generation:
                 self.refresh()
 
     def is_blocked_host(self, host: str) -> bool:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -216,6 +217,12 @@ def _verify_raw(public: PublicKey, alg: str, message: bytes, signature: bytes) -
     return False
 
 
+# Parsed public keys by PEM: an inbox sees the same few senders over and over, and parsing one
+# costs about half an RSA-2048 verification. Keyed by the PEM text, so a rotated key is a new
+# entry; bounded, so hostile senders cannot grow it. Invalid PEMs raise and are not cached.
+_parsed_public_key = lru_cache(maxsize=1024)(load_public_key)
+
+
 def _verify_with_lookup(
     key_id: str, check: Callable[[PublicKey], bool], key_lookup: KeyLookup
 ) -> PublicKeyInfo:
@@ -223,7 +230,7 @@ def _verify_with_lookup(
     for refresh in (False, True):
         key = key_lookup(key_id, refresh=True) if refresh else key_lookup(key_id)
         try:
-            public = load_public_key(key.public_pem)
+            public = _parsed_public_key(key.public_pem)
         except (ValueError, TypeError):
             continue
         if check(public):

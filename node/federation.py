@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from federation import delivery, inbox, signatures
+from federation import delivery, inbox, outbox, signatures
 from federation.actors import RemoteActors
 from federation.errors import FederationError
-from federation.policy import CachedPolicy, DomainPolicy
-from federation.transport import Transport
+from federation.policy import CachedPolicy
+from federation.transport import Signer, Transport
 from node.state import NodeState
 from profiles.federation import CoopFederation
 from profiles.models import Member, Partnership
@@ -29,6 +30,8 @@ from profiles.models import Member, Partnership
 log = logging.getLogger("coopfed.federation")
 
 _NO_LOCK = contextlib.nullcontext()
+# SQLite: attempts of one inbox POST whose write lost the race with another process.
+SQLITE_BUSY_ATTEMPTS = 3
 INBOX_BATCH = 50
 BACKFILL_BATCH = 2
 
@@ -50,7 +53,12 @@ class NodeFederation:
             avatar_url=self.avatar_url,
         )
         self.registry = self.domain.registry()
+        # Every session of this node signs what it publishes with FEP-8b32 proofs, including
+        # the activities the engine builds itself (Accept/Reject of follows).
+        state.sessionmaker.configure(info={outbox.PROOF_SIGNER: self.domain.prove})
         self._sqlite_lock = threading.Lock()
+        # The instance actor's key never changes once committed: read it once per process.
+        self._signer: Signer | None = None
         self.worker_id = f"{state.ctx.domain}-{os.getpid()}-{id(self):x}"
         self.deliveries = delivery.DeliveryWorker(
             state.session, self.transport, self.domain.resolver, self.worker_id
@@ -65,7 +73,17 @@ class NodeFederation:
 
     def actors(self, session: Session) -> RemoteActors:
         """Remote actors bound to ``session``; GETs signed by our instance actor."""
-        return RemoteActors(session, self.transport, self.domain.signer(session))
+        return RemoteActors(session, self.transport, self._signer or self.domain.signer(session))
+
+    def _committed_actors(self, session: Session) -> RemoteActors:
+        """:meth:`actors`, committing the instance key if it was just made (then cached: only a
+        committed key is, since a rolled-back one was never published and another process may
+        win the race to create it)."""
+        if self._signer is None:
+            signer = self.domain.signer(session)
+            session.commit()
+            self._signer = signer
+        return RemoteActors(session, self.transport, self._signer)
 
     # -- inbox ----------------------------------------------------------------------------------
 
@@ -74,20 +92,34 @@ class NodeFederation:
         # SQLite (embedded mode): a transaction that reads, then writes fails at once with
         # "database is locked" (no busy wait) if another connection wrote in between, which
         # concurrent POSTs do. One receive at a time per process there; PostgreSQL runs freely.
-        lock = self._sqlite_lock if self.state.engine.dialect.name == "sqlite" else _NO_LOCK
-        with lock, self.state.session() as session:
-            actors = self.actors(session)
-            session.commit()  # the instance key, if it was just made
-            return inbox.receive(
-                session,
-                method="POST",
-                url=url,
-                headers=headers,
-                body=body,
-                actors=actors,
-                policy=DomainPolicy(session),
-                max_bytes=min(inbox.MAX_BYTES, self.state.settings.max_request_bytes),
-            )
+        sqlite = self.state.engine.dialect.name == "sqlite"
+        lock = self._sqlite_lock if sqlite else _NO_LOCK
+        for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
+            try:
+                with lock, self.state.session() as session:
+                    return inbox.receive(
+                        session,
+                        method="POST",
+                        url=url,
+                        headers=headers,
+                        body=body,
+                        actors=self._committed_actors(session),
+                        # The cached snapshot: reloaded after any policy change committed in this
+                        # process (an admin's block applies to the next POST), within its ttl
+                        # after a change made by another process.
+                        policy=self.policy,
+                        max_bytes=min(inbox.MAX_BYTES, self.state.settings.max_request_bytes),
+                    )
+            except OperationalError as exc:
+                # The lock above is per process: with several (gunicorn -w 2) a transaction that
+                # read before another process committed cannot write (SQLITE_BUSY_SNAPSHOT, no
+                # busy wait). inbox.receive writes the item in a fresh transaction, but fetching
+                # a sender's key reads then writes. Nothing was kept (inbox.receive rolled
+                # back), so the whole POST is simply tried again on a fresh snapshot.
+                if not (sqlite and _sqlite_busy(exc)) or attempt == SQLITE_BUSY_ATTEMPTS:
+                    raise
+                log.debug("inbox POST retried after SQLite busy (attempt %d)", attempt)
+        raise AssertionError("unreachable")
 
     def signed_partner(
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]
@@ -113,8 +145,7 @@ class NodeFederation:
 
     def job_inbox(self, state: NodeState) -> int:
         with state.session() as session:
-            actors = self.actors(session)
-            session.commit()
+            actors = self._committed_actors(session)
             return inbox.process_pending(session, self.registry, INBOX_BATCH, actors=actors)
 
     def job_deliveries(self, state: NodeState) -> int:
@@ -143,6 +174,10 @@ class NodeFederation:
     def health(self) -> dict[str, Any]:
         with self.state.session() as session:
             return delivery.health(session)
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def install(state: NodeState) -> NodeFederation:

@@ -17,10 +17,11 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from federation import proofs
 from federation.errors import BadRequest
 from federation.iri import host_of, is_http_iri, same_host
 from federation.sanitize import plain_text, sanitize_html
-from federation.vocab import PUBLIC, as_list, context_for
+from federation.vocab import PUBLIC, as_list, context_for, first_iri
 from profiles import validation
 from profiles.context import NodeContext
 from profiles.models import VISIBILITIES, Call, Member
@@ -134,6 +135,9 @@ def person(
         "coop": instance_actor_iri(ctx),
         "visibility": member.visibility,
     }
+    if member.ed25519_public_multibase:
+        doc["@context"] = proofs.actor_context(doc["@context"])
+        doc["assertionMethod"] = [proofs.multikey(member.ap_id, member.ed25519_public_multibase)]
     if place:
         doc["location"] = {"type": "Place", "name": place}
     if avatar_url:
@@ -269,7 +273,7 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
 def parse_call(doc: dict[str, Any]) -> dict[str, Any]:
     """Validated values of a remote coopfed call ``Page`` for a ``Call`` row (local=False)."""
     ap_id = doc.get("id")
-    author = doc.get("attributedTo")
+    author = first_iri(doc.get("attributedTo"))
     if not isinstance(ap_id, str) or not is_http_iri(ap_id) or doc.get("type") != "Page":
         raise BadRequest("not a Page with an http(s) id")
     if not isinstance(author, str) or not same_host(ap_id, author):

@@ -20,8 +20,13 @@ Choices forced by peers (see research/interop-and-security.md):
   owner's coop instance actor.
 
 Keys are RSA-2048, made lazily on the first request that needs them (serving an actor document,
-signing a delivery) — never during a bulk import. Publishing never needs a key: an embedded
-``Person`` of a member without a key yet is sent without ``publicKey``.
+signing a delivery) — never during a bulk import. Publishing never needs an RSA key: an embedded
+``Person`` of a member without one yet is sent without ``publicKey``.
+
+Every actor also has an Ed25519 key (FEP-521a ``Multikey`` ``ACTOR#ed25519-key`` in its
+``assertionMethod``), made on first use — it costs ~0.1 ms, so publishing makes it: every
+activity we publish carries a FEP-8b32 ``eddsa-jcs-2022`` proof by its actor (see
+:meth:`CoopFederation.prove`), signed once in :func:`federation.outbox.publish`.
 """
 
 from __future__ import annotations
@@ -36,13 +41,20 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from federation import outbox, vocab
+from federation import outbox, proofs, vocab
 from federation.actors import RemoteActors
 from federation.db import utcnow
 from federation.errors import BadRequest, FederationError, Forbidden, NotFound
 from federation.inbox import FollowDecision, HandlerRegistry, InboxContext, accept_follower
 from federation.iri import host_of, is_http_iri, same_host
-from federation.keys import generate_rsa_keypair, main_key_id, public_pem_of
+from federation.keys import (
+    ed25519_key_id,
+    ed25519_public_of,
+    generate_ed25519_keypair,
+    generate_rsa_keypair,
+    main_key_id,
+    public_pem_of,
+)
 from federation.models import Follower, Following, dialect_insert
 from federation.transport import Signer, Transport
 from federation.webfinger import webfinger_lookup
@@ -71,6 +83,7 @@ BACKFILL_MAX_PAGES = 40
 _BARE_ACTOR_KEYS = (
     *("@context", "id", "type", "preferredUsername", "name", "url", "inbox", "outbox"),
     *("followers", "following", "endpoints", "manuallyApprovesFollowers", "publicKey"),
+    "assertionMethod",
     *("coop", "visibility"),
 )
 _CALL_FIELDS = (
@@ -79,6 +92,7 @@ _CALL_FIELDS = (
 )
 _PARTNERS_CACHE = "coopfed_partner_inboxes"
 _KEY_META = {"coop": "fed_key:coop", "calls": "fed_key:calls"}
+_ED25519_META = {"coop": "fed_ed25519:coop", "calls": "fed_ed25519:calls"}
 
 
 def _new_id(base: str, kind: str) -> str:
@@ -114,10 +128,16 @@ class CoopFederation:
     def _meta_private(self, session: Session, which: str) -> str:
         """The private PEM of the coop or calls actor, created on first use (race-safe: the
         first INSERT wins, everybody re-reads it)."""
-        name = _KEY_META[which]
+        return self._meta_key(session, _KEY_META[which], lambda: generate_rsa_keypair()[1])
+
+    def _meta_ed25519(self, session: Session, which: str) -> str:
+        """The private Ed25519 multibase of the coop or calls actor, created on first use."""
+        return self._meta_key(session, _ED25519_META[which], lambda: generate_ed25519_keypair()[1])
+
+    def _meta_key(self, session: Session, name: str, make: Callable[[], str]) -> str:
         row = session.get(NodeMeta, name)
         if row is None:
-            _public, private = generate_rsa_keypair()
+            private = make()
             session.execute(
                 dialect_insert(session, NodeMeta)
                 .values(key=name, value=private)
@@ -128,7 +148,9 @@ class CoopFederation:
         return row.value
 
     def ensure_member_key(self, session: Session, member: Member) -> str:
-        """The member's public PEM, generating the pair on first need."""
+        """The member's public PEM, generating the pair on first need (and the Ed25519 proof
+        key, so the actor document served next lists both)."""
+        self.ensure_member_proof_key(session, member)
         if member.private_key_pem and member.public_key_pem:
             return member.public_key_pem
         with self._key_lock:
@@ -142,6 +164,56 @@ class CoopFederation:
             session.refresh(member, ["public_key_pem", "private_key_pem"])
         assert member.public_key_pem is not None
         return member.public_key_pem
+
+    def ensure_member_proof_key(self, session: Session, member: Member) -> str:
+        """The member's public Ed25519 multibase, generating the pair on first need (race-safe:
+        the first UPDATE wins, everybody re-reads it — a key used for a proof must be the one
+        that stays published)."""
+        if member.ed25519_private_multibase and member.ed25519_public_multibase:
+            return member.ed25519_public_multibase
+        public, private = generate_ed25519_keypair()
+        session.flush()  # the member may be pending (created in this transaction)
+        session.execute(
+            update(Member)
+            .where(Member.id == member.id, Member.ed25519_private_multibase.is_(None))
+            .values(ed25519_public_multibase=public, ed25519_private_multibase=private)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(member, ["ed25519_public_multibase", "ed25519_private_multibase"])
+        assert member.ed25519_public_multibase is not None
+        return member.ed25519_public_multibase
+
+    def proof_key(self, session: Session, actor_iri: str) -> tuple[str, str] | None:
+        """``(verification method, private multibase)`` of a local actor's Ed25519 key, made on
+        first use; None if ``actor_iri`` is not a local actor. The caller commits."""
+        if actor_iri == self.instance_iri:
+            private = self._meta_ed25519(session, "coop")
+        elif actor_iri == self.calls_iri:
+            private = self._meta_ed25519(session, "calls")
+        else:
+            member = session.scalar(select(Member).where(Member.ap_id == actor_iri, Member.local))
+            if member is None:
+                return None
+            self.ensure_member_proof_key(session, member)
+            assert member.ed25519_private_multibase is not None
+            private = member.ed25519_private_multibase
+        return ed25519_key_id(actor_iri), private
+
+    def prove(self, session: Session, activity: dict[str, Any]) -> dict[str, Any]:
+        """The node's :data:`federation.outbox.ProofSigner`: ``activity`` with a FEP-8b32
+        ``eddsa-jcs-2022`` proof (purpose ``assertionMethod``) by its actor's Ed25519 key;
+        returned unchanged if the actor is not local."""
+        actor = activity.get("actor")
+        key = self.proof_key(session, actor) if isinstance(actor, str) else None
+        if key is None:
+            return activity
+        method, private = key
+        return proofs.sign_document(activity, private, method)
+
+    def _publish(
+        self, session: Session, activity: dict[str, Any], *, actor_iri: str, targets: list[str]
+    ) -> None:
+        outbox.publish(session, activity, actor_iri=actor_iri, targets=targets, prove=self.prove)
 
     def signer(self, session: Session) -> Signer:
         """The instance actor's key: signs our GETs (authorized fetch, partner collections)."""
@@ -188,11 +260,16 @@ class CoopFederation:
 
     # -- documents ----------------------------------------------------------------------------
 
+    def _assertion_method(self, session: Session, which: str, iri: str) -> list[dict[str, Any]]:
+        public = ed25519_public_of(self._meta_ed25519(session, which))
+        return [proofs.multikey(iri, public)]
+
     def instance_actor(self, session: Session) -> dict[str, Any]:
+        """The coop's actor document (may create its keys; the caller commits)."""
         pem = public_pem_of(self._meta_private(session, "coop"))
         iri = self.instance_iri
         return {
-            "@context": vocab.context_for("actor"),
+            "@context": proofs.actor_context(vocab.context_for("actor")),
             "id": iri,
             "type": "Organization",
             "preferredUsername": "coop",
@@ -208,13 +285,15 @@ class CoopFederation:
             "discoverable": True,
             "country": self.ctx.country,
             "publicKey": {"id": main_key_id(iri), "owner": iri, "publicKeyPem": pem},
+            "assertionMethod": self._assertion_method(session, "coop", iri),
         }
 
     def calls_actor(self, session: Session) -> dict[str, Any]:
+        """The project-calls Group's actor document (may create its keys; the caller commits)."""
         pem = public_pem_of(self._meta_private(session, "calls"))
         iri = self.calls_iri
         return {
-            "@context": vocab.context_for("actor"),
+            "@context": proofs.actor_context(vocab.context_for("actor")),
             "id": iri,
             "type": "Group",
             "preferredUsername": "calls",
@@ -232,6 +311,7 @@ class CoopFederation:
             "manuallyApprovesFollowers": False,
             "discoverable": True,
             "publicKey": {"id": main_key_id(iri), "owner": iri, "publicKeyPem": pem},
+            "assertionMethod": self._assertion_method(session, "calls", iri),
         }
 
     def person(self, session: Session, member: Member, *, full: bool = True) -> dict[str, Any]:
@@ -309,6 +389,8 @@ class CoopFederation:
         if member.visibility == "public":  # partners-only profiles never reach followers
             targets.extend(outbox.followers_inboxes(session, member.ap_id))
         if targets:  # nobody listening (e.g. a bulk import before any partner): no outbox row
+            # Before building the Person: it must list the key that proves the Update.
+            self.ensure_member_proof_key(session, member)
             to, cc = ap.audience(self.ctx, member, member.visibility)
             activity = {
                 "@context": vocab.context_for("actor"),
@@ -319,7 +401,7 @@ class CoopFederation:
                 "to": to,
                 "cc": cc,
             }
-            outbox.publish(session, activity, actor_iri=member.ap_id, targets=targets)
+            self._publish(session, activity, actor_iri=member.ap_id, targets=targets)
             self._mark_published(session, member.ap_id, "Person", member.visibility)
 
     def _retract_person(self, session: Session, ap_id: str, *, signed_by_member: bool) -> None:
@@ -328,7 +410,7 @@ class CoopFederation:
         partners = self.partner_inboxes(session)
         followers = outbox.followers_inboxes(session, ap_id)
         if signed_by_member and (partners or followers):
-            outbox.publish(
+            self._publish(
                 session,
                 {
                     "@context": vocab.AS_CONTEXT,
@@ -342,7 +424,7 @@ class CoopFederation:
                 targets=[*partners, *followers],
             )
         if partners:
-            outbox.publish(
+            self._publish(
                 session,
                 {
                     "@context": vocab.AS_CONTEXT,
@@ -397,7 +479,7 @@ class CoopFederation:
             "to": page["to"],
             "cc": page["cc"],
         }
-        outbox.publish(session, activity, actor_iri=author, targets=targets)
+        self._publish(session, activity, actor_iri=author, targets=targets)
         if call.visibility == "public" and not was_public and group_inboxes:
             announce = {
                 "@context": vocab.context_for("object"),
@@ -408,7 +490,7 @@ class CoopFederation:
                 "to": [vocab.PUBLIC],
                 "cc": [f"{self.calls_iri}/followers", author],
             }
-            outbox.publish(session, announce, actor_iri=self.calls_iri, targets=group_inboxes)
+            self._publish(session, announce, actor_iri=self.calls_iri, targets=group_inboxes)
         self._mark_published(session, call.ap_id, "Page", call.visibility)
 
     def _call_deleted(self, session: Session, call: Call, *, tombstone: bool = True) -> None:
@@ -438,7 +520,7 @@ class CoopFederation:
             "object": {"id": call.ap_id, "type": "Tombstone", "formerType": "Page"},
             "to": [vocab.PUBLIC] if was_public else [ap.partners_collection(self.ctx)],
         }
-        outbox.publish(session, activity, actor_iri=author, targets=targets)
+        self._publish(session, activity, actor_iri=author, targets=targets)
         if seen is not None:
             session.delete(seen)
         session.flush()
@@ -488,7 +570,7 @@ class CoopFederation:
             "object": partner.actor,
             "to": [partner.actor],
         }
-        outbox.publish(session, activity, actor_iri=self.instance_iri, targets=[partner.inbox])
+        self._publish(session, activity, actor_iri=self.instance_iri, targets=[partner.inbox])
 
     def resolve_coop(self, actors: RemoteActors, target: str) -> vocab.Actor:
         """``URL`` (the coop's actor, or its base URL) or ``DOMAIN`` -> its instance actor."""
@@ -550,7 +632,7 @@ class CoopFederation:
             )
         )
         if row is not None and row.follow_activity_id:
-            outbox.publish(
+            self._publish(
                 session,
                 {
                     "@context": vocab.AS_CONTEXT,
@@ -583,7 +665,7 @@ class CoopFederation:
             )
         )
         if following is not None:
-            outbox.publish(
+            self._publish(
                 session,
                 {
                     "@context": vocab.AS_CONTEXT,
@@ -729,7 +811,8 @@ class CoopFederation:
         partner = self.active_partner_for_host(session, host_of(activity.actor))
         if partner is None:
             return
-        if obj.get("attributedTo") != activity.actor:
+        # attributedTo may be a list or an embedded actor (PeerTube, Lemmy): compare the IRI.
+        if vocab.first_iri(obj.get("attributedTo")) != activity.actor:
             raise Forbidden("a call is created or updated by its author only")
         try:
             values = ap.parse_call(obj)

@@ -91,6 +91,9 @@ class Member(Base):
     # Per-actor RSA key (PEM); only local members have the private half.
     public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     private_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Per-actor Ed25519 key (multibase, FEP-521a Multikey) for FEP-8b32 proofs; local only.
+    ed25519_public_multibase: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ed25519_private_multibase: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     languages: Mapped[list[MemberLanguage]] = relationship(
         cascade="all, delete-orphan", order_by="MemberLanguage.code"

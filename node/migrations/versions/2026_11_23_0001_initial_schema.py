@@ -167,6 +167,8 @@ def upgrade() -> None:
     sa.Column('updated_at', federation.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('public_key_pem', sa.Text(), nullable=True),
     sa.Column('private_key_pem', sa.Text(), nullable=True),
+    sa.Column('ed25519_public_multibase', sa.String(length=128), nullable=True),
+    sa.Column('ed25519_private_multibase', sa.String(length=128), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
     sa.UniqueConstraint('ap_id', name=op.f('uq_members_ap_id')),
     sa.UniqueConstraint('node', 'username', name='uq_members_node_username')
