@@ -1,7 +1,7 @@
 """Scale benchmark: MatchIndex at 100k / 300k / 1M profiles, numpy brute force beside it, and
 an approximate (IVF) candidate channel with its recall against the exact index.
 
-    uv run python bench/bench_scale.py [--sizes 100000,300000,1000000] [--calls 200] [--seed 0]
+    uv run python bench/bench_scale.py [--sizes 100000,300000,1000000] [--calls 150] [--seed 0]
     uv run python bench/bench_scale.py --sizes 20000,50000 --calls 50   # quick (run_all --quick)
 
 One seeded population of max(sizes) profiles (bench/gen_data.py); each size is its prefix, so
@@ -76,7 +76,7 @@ def recall(approx: dict[str, list[str]], exact: dict[str, list[str]], k: int) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description="MatchIndex at scale, exact vs approximate")
     ap.add_argument("--sizes", default="100000,300000,1000000")
-    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--calls", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nprobe", default="4,8,16,32", help="probed clusters, comma-separated")
     ap.add_argument("--nlist", type=int, default=0, help="clusters (default ~sqrt(profiles))")

@@ -4,7 +4,7 @@
 
 ``--quick`` passes smaller sizes (minutes instead of tens of minutes); without it each bench
 runs at the size its docstring names (bench_match: 100,000 profiles). bench_scale (1M profiles,
-~15 GB peak and tens of minutes) runs at full size only with ``--scale``; otherwise it runs its
+~11 GiB peak, ~15 min) runs at full size only with ``--scale``; otherwise it runs its
 quick sizes. A bench that is missing is skipped; one that fails is reported and the others
 still run. Exit status 1 if any failed.
 """

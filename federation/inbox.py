@@ -185,18 +185,18 @@ def _receive(
     # first cannot wait for the write lock — if another process committed since its first read
     # the INSERT fails at once ("database is locked"); one that starts with the INSERT waits its
     # turn (busy_timeout). This commit holds only reads, or the verified sender's fetched key.
-    session.commit()
+    # PostgreSQL has no such upgrade problem: one transaction, two round trips fewer.
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
 
-    inserted = session.connection().execute(
-        _insert_item(session),
-        {
-            "activity_id": activity.id,
-            "actor": activity.actor,
-            "type": activity.type,
-            "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
-            "received_at": now or utcnow(),
-        },
-    ).scalar()
+    values = {
+        "activity_id": activity.id,
+        "actor": activity.actor,
+        "type": activity.type,
+        "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+        "received_at": now or utcnow(),
+    }
+    inserted = session.connection().execute(_insert_item(session), values).scalar()
     if inserted is None:
         return 202, "already received"
     retry.note_host_alive(session, host_of(activity.actor), now or utcnow())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -11,6 +12,12 @@ def is_http_iri(value: object) -> bool:
     """True for an absolute ``http``/``https`` IRI with a host and no user-info or fragment-only."""
     if not isinstance(value, str) or len(value) > 2048:
         return False
+    return _is_http_iri(value)
+
+
+@lru_cache(maxsize=8192)
+def _is_http_iri(value: str) -> bool:
+    # Cached: the same actor, key and inbox IRIs are checked many times per inbox POST.
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 — raises ValueError on a malformed port
@@ -21,6 +28,7 @@ def is_http_iri(value: object) -> bool:
     return "@" not in parts.netloc and not any(c.isspace() for c in value)
 
 
+@lru_cache(maxsize=8192)
 def host_of(iri: str) -> str:
     """The authority of ``iri`` for origin comparisons: lower-cased host, plus ``:port`` when the
     port is not the scheme's default. Raises ValueError if ``iri`` is not an http(s) IRI."""

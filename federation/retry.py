@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from federation.models import Host, dialect_insert
@@ -144,6 +145,7 @@ def record_host_success(session: Session, host: str, now: datetime) -> None:
 
 def record_host_failure(session: Session, host: str, now: datetime) -> bool:
     """Count a retryable failure; returns True if the host is (now) dead."""
+    _known_healthy.pop(host, None)
     row = _host_row(session, host)
     row.consecutive_failures += 1
     if row.failing_since is None:
@@ -158,11 +160,33 @@ def record_host_failure(session: Session, host: str, now: datetime) -> bool:
     return row.state == "dead"
 
 
+# Built once: statement construction costs more than the look-up itself.
+_HOST_HEALTH = (
+    select(Host.state, Host.consecutive_failures).where(Host.host == bindparam("host")).limit(1)
+)
+
+
 def note_host_alive(session: Session, host: str, now: datetime) -> None:
     """A verified inbound activity from ``host``: revive it if we had it failing or dead.
 
     Unlike :func:`record_host_success` this creates no row for hosts we never delivered to.
     """
-    row = session.scalar(select(Host).where(Host.host == host))
-    if row is not None and (row.state != "ok" or row.consecutive_failures):
+    # Every inbox POST comes here. A host seen healthy is not looked up again for a minute in
+    # this process; a failure recorded here forgets it at once, one recorded by a worker in
+    # another process delays its revival by at most HEALTHY_TTL: the next activity from it
+    # after that revives it (a host is only marked dead after 12 hours of failures).
+    clock = time.monotonic()
+    if _known_healthy.get(host, 0.0) > clock:
+        return
+    row = session.connection().execute(_HOST_HEALTH, {"host": host}).first()
+    if row is not None and (row[0] != "ok" or row[1]):
         record_host_success(session, host, now)
+        return  # not cached: that write is not committed yet
+    if len(_known_healthy) >= _KNOWN_HEALTHY_MAX:
+        _known_healthy.clear()
+    _known_healthy[host] = clock + HEALTHY_TTL
+
+
+HEALTHY_TTL = 60.0
+_KNOWN_HEALTHY_MAX = 10_000
+_known_healthy: dict[str, float] = {}  # host -> monotonic time until which it is known ok

@@ -36,6 +36,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             if ":memory:" not in url and url != "sqlite://":
                 cur.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: no fsync per commit (only at checkpoints); never corrupts, and
+                # survives a crash of the node; a power cut may roll back the last commits.
+                # GoToSocial's default for the same reason (docs.gotosocial.org, "Replicating
+                # SQLite"); under disk contention per-commit fsync was most of an inbox POST.
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 

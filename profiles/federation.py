@@ -93,6 +93,7 @@ _CALL_FIELDS = (
 _PARTNERS_CACHE = "coopfed_partner_inboxes"
 _KEY_META = {"coop": "fed_key:coop", "calls": "fed_key:calls"}
 _ED25519_META = {"coop": "fed_ed25519:coop", "calls": "fed_ed25519:calls"}
+_META_MADE = "coopfed.meta_keys_made"  # session.info: node keys created in this session
 
 
 def _new_id(base: str, kind: str) -> str:
@@ -122,6 +123,7 @@ class CoopFederation:
         self.instance_iri = ap.instance_actor_iri(ctx)
         self.calls_iri = ap.calls_actor_iri(ctx)
         self._key_lock = threading.Lock()
+        self._meta_cache: dict[str, str] = {}
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -135,8 +137,18 @@ class CoopFederation:
         return self._meta_key(session, _ED25519_META[which], lambda: generate_ed25519_keypair()[1])
 
     def _meta_key(self, session: Session, name: str, make: Callable[[], str]) -> str:
+        # Served on every actor GET; a key never changes once stored, so it is cached per
+        # process — but only once seen in a later session than the one that made it, so a
+        # rolled-back creation is never cached.
+        cached = self._meta_cache.get(name)
+        if cached is not None:
+            return cached
+        made_here: set[str] = session.info.setdefault(_META_MADE, set())
         row = session.get(NodeMeta, name)
+        if row is not None and name not in made_here:
+            self._meta_cache[name] = row.value
         if row is None:
+            made_here.add(name)
             private = make()
             session.execute(
                 dialect_insert(session, NodeMeta)
