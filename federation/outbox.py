@@ -164,28 +164,49 @@ def ordered_collection_page(
     return doc
 
 
+def _addressed_to_public(activity: dict[str, Any]) -> bool:
+    return vocab.PUBLIC in vocab.as_list(activity.get("to")) + vocab.as_list(activity.get("cc"))
+
+
+# Activities we serialise name Public with this exact JSON string; the SQL filter narrows on it
+# and the exact check on the parsed activity decides.
+_PUBLIC_JSON = json.dumps(vocab.PUBLIC)
+
+
 def outbox_page(
-    session: Session, actor_iri: str, collection_id: str, page: int, page_size: int = PAGE_SIZE
+    session: Session,
+    actor_iri: str,
+    collection_id: str,
+    page: int,
+    page_size: int = PAGE_SIZE,
+    *,
+    public_only: bool = False,
 ) -> dict[str, Any]:
     """Page ``page`` (from 1) of ``actor_iri``'s outbox, newest first, activities embedded.
 
-    Only pass public activities' actor here, or filter: this pages everything the actor sent.
+    ``public_only`` lists only activities addressed to Public (what a stranger may see).
     """
     page = max(page, 1)
+    stmt = select(OutboxActivity.body).where(OutboxActivity.actor == actor_iri)
+    if public_only:
+        stmt = stmt.where(OutboxActivity.body.contains(_PUBLIC_JSON, autoescape=True))
     rows = session.scalars(
-        select(OutboxActivity.body)
-        .where(OutboxActivity.actor == actor_iri)
-        .order_by(OutboxActivity.created_at.desc(), OutboxActivity.id.desc())
+        stmt.order_by(OutboxActivity.created_at.desc(), OutboxActivity.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size + 1)
     ).all()
     items = [json.loads(body) for body in rows[:page_size]]
+    if public_only:
+        items = [a for a in items if _addressed_to_public(a)]
     return ordered_collection_page(collection_id, page, items, has_next=len(rows) > page_size)
 
 
-def outbox_total(session: Session, actor_iri: str) -> int:
+def outbox_total(session: Session, actor_iri: str, *, public_only: bool = False) -> int:
     stmt = select(func.count()).select_from(OutboxActivity)
-    return session.scalar(stmt.where(OutboxActivity.actor == actor_iri)) or 0
+    stmt = stmt.where(OutboxActivity.actor == actor_iri)
+    if public_only:
+        stmt = stmt.where(OutboxActivity.body.contains(_PUBLIC_JSON, autoescape=True))
+    return session.scalar(stmt) or 0
 
 
 def followers_page(

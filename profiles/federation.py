@@ -347,6 +347,45 @@ class CoopFederation:
     def page(self, session: Session, call: Call) -> dict[str, Any]:
         return ap.call_page(self.ctx, call, self.vocabulary(session))
 
+    def announce(self, call: Call, page: dict[str, Any]) -> dict[str, Any]:
+        """The calls Group's Announce of a public call. Its id is derived from the call, so the
+        outbox (built from the calls themselves) and what followers received agree."""
+        return {
+            "@context": vocab.context_for("object"),
+            "id": f"{self.calls_iri}/announces/{call.public_id}",
+            "type": "Announce",
+            "actor": self.calls_iri,
+            "published": page.get("published"),
+            "object": page,
+            "to": [vocab.PUBLIC],
+            "cc": [f"{self.calls_iri}/followers", call.author.ap_id],
+        }
+
+    def calls_outbox(
+        self, session: Session, page: int | None, page_size: int = 20
+    ) -> tuple[int, list[dict[str, Any]], bool]:
+        """The calls Group's outbox: an Announce per public call of this node, newest first.
+
+        Built from the calls rather than from sent activities, so that it lists every public
+        call (also those made before anybody followed) and never a deleted one.
+        Returns ``(total, items of page, has_next)``; ``page=None`` gives the total only.
+        """
+        public = (Call.local.is_(True), Call.visibility == "public")
+        total = session.scalar(select(func.count()).select_from(Call).where(*public)) or 0
+        if page is None:
+            return total, [], False
+        rows = session.scalars(
+            select(Call)
+            .where(*public)
+            .order_by(Call.created_at.desc(), Call.id.desc())
+            .offset((max(page, 1) - 1) * page_size)
+            .limit(page_size + 1)
+        ).all()
+        items = [
+            self.prove(session, self.announce(c, self.page(session, c))) for c in rows[:page_size]
+        ]
+        return total, items, len(rows) > page_size
+
     # -- addressing ---------------------------------------------------------------------------
 
     def partner_inboxes(self, session: Session) -> list[str]:
@@ -493,15 +532,7 @@ class CoopFederation:
         }
         self._publish(session, activity, actor_iri=author, targets=targets)
         if call.visibility == "public" and not was_public and group_inboxes:
-            announce = {
-                "@context": vocab.context_for("object"),
-                "id": _new_id(self.calls_iri, "announces"),
-                "type": "Announce",
-                "actor": self.calls_iri,
-                "object": page,
-                "to": [vocab.PUBLIC],
-                "cc": [f"{self.calls_iri}/followers", author],
-            }
+            announce = self.announce(call, page)
             self._publish(session, announce, actor_iri=self.calls_iri, targets=group_inboxes)
         self._mark_published(session, call.ap_id, "Page", call.visibility)
 

@@ -278,17 +278,14 @@ def _followers(actor_iri: str, *, listed: bool) -> Response:
 
 
 def _public_outbox(actor_iri: str) -> Response:
-    """Only activities addressed to Public are listed (partners-only ones are not)."""
+    """Only activities addressed to Public are listed or counted (partners-only ones are not:
+    Mastodon shows ``totalItems`` as the post count)."""
     collection_id = f"{actor_iri}/outbox"
     page = _page_arg()
     if page is None:
-        return ap_response(outbox.ordered_collection(collection_id, 0))
-    doc = outbox.outbox_page(db(), actor_iri, collection_id, page)
-    doc["orderedItems"] = [
-        a
-        for a in doc["orderedItems"]
-        if vocab.PUBLIC in vocab.as_list(a.get("to")) + vocab.as_list(a.get("cc"))
-    ]
+        total = outbox.outbox_total(db(), actor_iri, public_only=True)
+        return ap_response(outbox.ordered_collection(collection_id, total))
+    doc = outbox.outbox_page(db(), actor_iri, collection_id, page, public_only=True)
     return ap_response(doc)
 
 
@@ -315,7 +312,14 @@ def instance_outbox() -> Response:
 
 @bp.route("/groups/calls/outbox")
 def calls_outbox() -> Response:
-    return _public_outbox(fed().domain.calls_iri)
+    domain = fed().domain
+    collection_id = f"{domain.calls_iri}/outbox"
+    page = _page_arg()
+    total, items, has_next = domain.calls_outbox(db(), page)
+    if page is None:
+        return ap_response(outbox.ordered_collection(collection_id, total))
+    doc = outbox.ordered_collection_page(collection_id, page, items, has_next=has_next)
+    return ap_response(doc)
 
 
 def _member_or_404(username: str) -> Member:

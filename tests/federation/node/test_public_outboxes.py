@@ -1,0 +1,123 @@
+"""Public outboxes: what a fediverse user sees on the calls Group and on a member's profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from profiles import calls as call_service
+from profiles import members as member_service
+from profiles.models import Call
+
+AP = {"Accept": "application/activity+json"}
+
+
+def get(client: Any, path: str) -> dict[str, Any]:
+    response = client.get(path, headers=AP)
+    assert response.status_code == 200, response.data[:300]
+    return response.get_json(force=True)
+
+
+def add_call(app: Any, title: str, visibility: str) -> str:
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        vocab = state.vocabulary.get(s)
+        member = member_service.get_local(s, state.ctx, "alice")
+        skill = sorted(i for i, k in vocab.kinds.items() if k == "skill")[0]
+        data = call_service.CallData(
+            title=title, country="SE", skills_required=[skill], visibility=visibility
+        )
+        call = call_service.create_call(s, state.ctx, member, data, vocab)
+        s.commit()
+        return call.public_id
+
+
+def test_calls_outbox_lists_every_public_call_even_without_followers(make_node) -> None:
+    app = make_node(domain="smart.test")
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        member_service.create_member(
+            s,
+            state.ctx,
+            username="alice",
+            profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
+            vocab=state.vocabulary.get(s),
+        )
+        s.commit()
+    first = add_call(app, "Light designer for a summer tour", "public")
+    add_call(app, "Partners only: a translator", "partners")
+    add_call(app, "Our own coop only", "coop")
+    second = add_call(app, "Sound engineer <script>x</script>", "public")
+    client = app.test_client()
+    calls = get(client, "/groups/calls")["id"]
+
+    head = get(client, "/groups/calls/outbox")
+    assert head["type"] == "OrderedCollection" and head["totalItems"] == 2
+    page = get(client, "/groups/calls/outbox?page=1")
+    items = page["orderedItems"]
+    assert [a["id"] for a in items] == [
+        f"{calls}/announces/{second}",
+        f"{calls}/announces/{first}",
+    ]
+    newest = items[0]
+    assert newest["type"] == "Announce" and newest["actor"] == calls
+    assert newest["object"]["type"] == "Page" and "<script" not in newest["object"]["name"]
+    assert "https://www.w3.org/ns/activitystreams#Public" in newest["to"]
+    assert newest["proof"]["verificationMethod"] == f"{calls}#ed25519-key"
+
+    # A deleted call leaves the outbox at once.
+    with state.session() as s:
+        call = s.scalar(select(Call).where(Call.public_id == second))
+        call_service.delete_call(s, call, call.author)
+        s.commit()
+    assert get(client, "/groups/calls/outbox")["totalItems"] == 1
+    ids = [a["id"] for a in get(client, "/groups/calls/outbox?page=1")["orderedItems"]]
+    assert ids == [f"{calls}/announces/{first}"]
+
+
+def test_member_outbox_counts_and_lists_only_public_activities(make_node) -> None:
+    from federation.models import Follower, OutboxActivity
+
+    app = make_node(domain="smart.test")
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        member = member_service.create_member(
+            s,
+            state.ctx,
+            username="alice",
+            profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
+            vocab=state.vocabulary.get(s),
+        )
+        s.flush()
+        # A partner coop follows the node, a fediverse user follows alice: both kinds of call
+        # are published, only the public one is public.
+        s.add(
+            Follower(
+                local_actor=member.ap_id,
+                follower="https://masto.example/users/bob",
+                follower_inbox="https://masto.example/inbox",
+                accepted=True,
+            )
+        )
+        s.add(
+            Follower(
+                local_actor=state.services["federation"].domain.instance_iri,
+                follower="https://smart.de/actor",
+                follower_inbox="https://smart.de/inbox",
+                accepted=True,
+            )
+        )
+        s.commit()
+        alice = member.ap_id
+    add_call(app, "Public: a light designer", "public")
+    add_call(app, "Partners only: a translator", "partners")
+    client = app.test_client()
+    path = alice.split("smart.test", 1)[1]
+    with state.session() as s:
+        sent = s.scalars(select(OutboxActivity.body).where(OutboxActivity.actor == alice)).all()
+    assert len(sent) == 2  # the partners-only Create was sent too, to the partner
+    head = get(client, f"{path}/outbox")
+    assert head["totalItems"] == 1
+    items = get(client, f"{path}/outbox?page=1")["orderedItems"]
+    assert [a["object"]["name"] for a in items] == ["Public: a light designer"]
