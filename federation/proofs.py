@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from federation.errors import FederationError, SignatureInvalid
@@ -194,6 +195,14 @@ def carries_proof(doc: dict[str, Any]) -> bool:
     return isinstance(proof, dict) and proof.get("cryptosuite") == CRYPTOSUITE
 
 
+PROOF_REFETCH_AFTER = timedelta(minutes=10)
+
+
+def _may_refetch(actors: RemoteActors, actor_iri: str) -> bool:
+    row = actors.cached(actor_iri)
+    return row is None or actors.clock() - row.fetched_at >= PROOF_REFETCH_AFTER
+
+
 def check_incoming(doc: dict[str, Any], actor_iri: str, actors: RemoteActors) -> str | None:
     """Verify an inbound activity's ``eddsa-jcs-2022`` proof when its key can be resolved.
 
@@ -217,7 +226,10 @@ def check_incoming(doc: dict[str, Any], actor_iri: str, actors: RemoteActors) ->
         return None
     try:
         key = find_multikey(actors.get(actor_iri).raw, method)
-        if key is None:  # cached before the actor had (or rotated) this key
+        if key is None and _may_refetch(actors, actor_iri):
+            # Cached before the actor had (or rotated) this key: look again — at most once per
+            # PROOF_REFETCH_AFTER, or a peer naming a key it never publishes makes us fetch its
+            # actor for every activity.
             key = find_multikey(actors.get(actor_iri, refresh=True).raw, method)
     except FederationError as exc:
         log.info("cannot resolve proof key %s: %s", method[:200], exc)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from federation.db import utcnow
 from federation.inbox import receive
 from federation.keys import ed25519_key_id, generate_ed25519_keypair
 from federation.models import InboxItem
-from federation.proofs import multikey, sign_document
+from federation.proofs import PROOF_REFETCH_AFTER, multikey, sign_document
 from federation.vocab import PUBLIC
 
 from .conftest import INBOX_URL, FakeFediverse, Remote, actor_doc
@@ -123,7 +125,18 @@ def test_key_not_published_is_refetched_once_then_not_checked(
     signed = sign_document(create_note(), ed_keys[1], ALICE_VM)
     assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
     gets = [r.url for r in fedi.requests if r.method == "GET"]
-    assert gets == [ALICE, ALICE]  # the key lookup, then one refresh for the Multikey
+    assert gets == [ALICE]  # just fetched for the HTTP signature: no second look
+    # More activities naming that key: no fetch per activity ...
+    for n in (2, 3):
+        signed = sign_document(create_note(n), ed_keys[1], ALICE_VM)
+        assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
+    assert [r.url for r in fedi.requests if r.method == "GET"] == [ALICE]
+    # ... but one look again once the cached document is older than the refetch interval.
+    later = utcnow() + PROOF_REFETCH_AFTER + timedelta(seconds=1)
+    actors.clock = lambda: later
+    signed = sign_document(create_note(4), ed_keys[1], ALICE_VM)
+    assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
+    assert [r.url for r in fedi.requests if r.method == "GET"] == [ALICE, ALICE]
 
 
 def test_key_added_after_caching_is_found_by_refetch(
@@ -133,6 +146,8 @@ def test_key_added_after_caching_is_found_by_refetch(
     fedi.serve_actor(remote)
     assert deliver(session, actors, policy, remote, create_note(1))[0] == 202  # cached, no key
     fedi.serve_json(ALICE, actor_doc(remote, assertionMethod=[multikey(ALICE, ed_keys[0])]))
+    later = utcnow() + PROOF_REFETCH_AFTER + timedelta(seconds=1)
+    actors.clock = lambda: later
     bad = copy.deepcopy(sign_document(create_note(2), ed_keys[1], ALICE_VM))
     bad["object"]["content"] = "<p>changed</p>"
     assert deliver(session, actors, policy, remote, bad)[0] == 401  # proves the refetch checked
