@@ -136,6 +136,9 @@ class Transport:
         self.resolver = resolver
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
+        # No HTTP(S)_PROXY from the environment: a proxy would do its own DNS, out of the SSRF
+        # guard's sight. Outbound federation traffic goes direct.
+        self.session.trust_env = False
         if not dev_mode:
             self.session.mount("https://", _GuardedAdapter())
             self.session.mount("http://", _GuardedAdapter())

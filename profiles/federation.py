@@ -55,7 +55,7 @@ from federation.keys import (
     main_key_id,
     public_pem_of,
 )
-from federation.models import Follower, Following, dialect_insert
+from federation.models import Follower, Following, OutboxActivity, dialect_insert
 from federation.transport import Signer, Transport
 from federation.webfinger import webfinger_lookup
 from profiles import activitypub as ap
@@ -347,12 +347,31 @@ class CoopFederation:
     def page(self, session: Session, call: Call) -> dict[str, Any]:
         return ap.call_page(self.ctx, call, self.vocabulary(session))
 
-    def announce(self, call: Call, page: dict[str, Any]) -> dict[str, Any]:
-        """The calls Group's Announce of a public call. Its id is derived from the call, so the
-        outbox (built from the calls themselves) and what followers received agree."""
+    def announce_id(self, session: Session, call: Call, *, new: bool = False) -> str:
+        """Id of the Group's (latest, or with ``new`` the next) Announce of ``call``: derived
+        from the call, so the outbox (built from the calls themselves) and what followers
+        received agree. A call that left the public and came back is announced again under
+        ``…/announces/CALL_ID/2`` (followers had the first one deleted)."""
+        base = f"{self.calls_iri}/announces/{call.public_id}"
+        sent = (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxActivity)
+                .where(
+                    (OutboxActivity.ap_id == base)
+                    | OutboxActivity.ap_id.startswith(base + "/", autoescape=True)
+                )
+            )
+            or 0
+        )
+        n = sent + 1 if new else sent
+        return base if n <= 1 else f"{base}/{n}"
+
+    def announce(self, call: Call, page: dict[str, Any], announce_id: str) -> dict[str, Any]:
+        """The calls Group's Announce of a public call (``announce_id``: :meth:`announce_id`)."""
         return {
             "@context": vocab.context_for("object"),
-            "id": f"{self.calls_iri}/announces/{call.public_id}",
+            "id": announce_id,
             "type": "Announce",
             "actor": self.calls_iri,
             "published": page.get("published"),
@@ -382,7 +401,10 @@ class CoopFederation:
             .limit(page_size + 1)
         ).all()
         items = [
-            self.prove(session, self.announce(c, self.page(session, c))) for c in rows[:page_size]
+            self.prove(
+                session, self.announce(c, self.page(session, c), self.announce_id(session, c))
+            )
+            for c in rows[:page_size]
         ]
         return total, items, len(rows) > page_size
 
@@ -511,16 +533,31 @@ class CoopFederation:
             self._call_deleted(session, call, tombstone=False)
             return
         author = call.author.ap_id
-        targets: list[str] = self.partner_inboxes(session)
+        partners = self.partner_inboxes(session)
+        targets: list[str] = list(partners)
         was_public = seen is not None and seen.visibility == "public"
         group_inboxes = self.calls_followers_inboxes(session)
-        if call.visibility == "public" or was_public:  # partners-only calls stay with partners
+        if was_public and call.visibility != "public":
+            # Public → partners only: the public audience must lose it (Mastodon applies an
+            # Update's new text to the status it has, whatever the new addressing says).
+            public_audience = [
+                i
+                for i in dict.fromkeys(outbox.followers_inboxes(session, author) + group_inboxes)
+                if i not in partners
+            ]
+            self._retract_call(session, call, public_audience, public=True)
+            was_public = False
+        if call.visibility == "public":  # partners-only calls stay with partners
             targets.extend(outbox.followers_inboxes(session, author))
             targets.extend(group_inboxes)
         if not targets:  # nobody listening: partners that come later backfill it
+            if seen is not None:
+                self._mark_published(session, call.ap_id, "Page", call.visibility)
             return
         page = self.page(session, call)
-        kind = "Create" if seen is None else "Update"
+        # Back to public: the public audience never had it (or had it deleted): a Create.
+        returning = call.visibility == "public" and seen is not None and not was_public
+        kind = "Create" if seen is None or returning else "Update"
         activity = {
             "@context": vocab.context_for("object"),
             "id": _new_id(call.ap_id, kind.lower()),
@@ -532,9 +569,25 @@ class CoopFederation:
         }
         self._publish(session, activity, actor_iri=author, targets=targets)
         if call.visibility == "public" and not was_public and group_inboxes:
-            announce = self.announce(call, page)
+            announce = self.announce(call, page, self.announce_id(session, call, new=True))
             self._publish(session, announce, actor_iri=self.calls_iri, targets=group_inboxes)
         self._mark_published(session, call.ap_id, "Page", call.visibility)
+
+    def _retract_call(
+        self, session: Session, call: Call, targets: list[str], *, public: bool
+    ) -> None:
+        """Delete(Tombstone) of ``call`` to ``targets`` (nothing if there are none)."""
+        if not targets:
+            return
+        activity = {
+            "@context": vocab.AS_CONTEXT,
+            "id": _new_id(call.ap_id, "delete"),
+            "type": "Delete",
+            "actor": call.author.ap_id,
+            "object": {"id": call.ap_id, "type": "Tombstone", "formerType": "Page"},
+            "to": [vocab.PUBLIC] if public else [ap.partners_collection(self.ctx)],
+        }
+        self._publish(session, activity, actor_iri=call.author.ap_id, targets=targets)
 
     def _call_deleted(self, session: Session, call: Call, *, tombstone: bool = True) -> None:
         seen = self._published(session, call.ap_id)
@@ -555,15 +608,7 @@ class CoopFederation:
         if was_public:
             targets.extend(outbox.followers_inboxes(session, author))
             targets.extend(self.calls_followers_inboxes(session))
-        activity = {
-            "@context": vocab.AS_CONTEXT,
-            "id": _new_id(call.ap_id, "delete"),
-            "type": "Delete",
-            "actor": author,
-            "object": {"id": call.ap_id, "type": "Tombstone", "formerType": "Page"},
-            "to": [vocab.PUBLIC] if was_public else [ap.partners_collection(self.ctx)],
-        }
-        self._publish(session, activity, actor_iri=author, targets=targets)
+        self._retract_call(session, call, targets, public=was_public)
         if seen is not None:
             session.delete(seen)
         session.flush()

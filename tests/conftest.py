@@ -46,6 +46,16 @@ def reset_database(engine: Engine) -> None:
     node_db.create_all(engine)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Per-process caches keyed by host name must not carry one test's hosts into the next."""
+    from federation import retry
+
+    retry._known_healthy.clear()
+    yield
+    retry._known_healthy.clear()
+
+
 @pytest.fixture
 def make_node(tmp_path: Path) -> Iterator:
     """Factory: make_node(domain="smart.se", ...) -> Flask app with the curated vocabulary loaded.

@@ -277,16 +277,55 @@ def _followers(actor_iri: str, *, listed: bool) -> Response:
     return ap_response(outbox.followers_page(db(), actor_iri, collection_id, page))
 
 
-def _public_outbox(actor_iri: str) -> Response:
-    """Only activities addressed to Public are listed or counted (partners-only ones are not:
-    Mastodon shows ``totalItems`` as the post count)."""
-    collection_id = f"{actor_iri}/outbox"
+# A member's outbox lists at most this many of their latest public activities.
+OUTBOX_LISTED = 1000
+
+
+def _public_outbox(member: Member) -> Response:
+    """What a stranger may see of what ``member`` sent: activities addressed to Public whose
+    object is still public now — a call since deleted or made partners-only, or a profile
+    since made partners-only, is not listed (nor counted: Mastodon shows ``totalItems`` as the
+    post count)."""
+    session = db()
+    collection_id = f"{member.ap_id}/outbox"
+    sent = outbox.outbox_page(
+        session, member.ap_id, collection_id, 1, page_size=OUTBOX_LISTED, public_only=True
+    )["orderedItems"]
+    pages = [
+        o["id"] for a in sent if isinstance(o := a.get("object"), dict) and o.get("type") == "Page"
+    ]
+    public_calls = (
+        set(
+            session.scalars(
+                select(Call.ap_id).where(
+                    Call.ap_id.in_(pages), Call.local.is_(True), Call.visibility == "public"
+                )
+            )
+        )
+        if pages
+        else set()
+    )
+
+    def still_public(activity: dict) -> bool:
+        if activity.get("type") == "Delete":
+            return False  # like Mastodon's outbox: what is gone is not listed
+        obj = activity.get("object")
+        if isinstance(obj, dict) and obj.get("type") == "Page":
+            return obj.get("id") in public_calls
+        if isinstance(obj, dict) and obj.get("type") == "Person":
+            return member.visibility == "public"
+        return True
+
+    items = [a for a in sent if still_public(a)]
     page = _page_arg()
     if page is None:
-        total = outbox.outbox_total(db(), actor_iri, public_only=True)
-        return ap_response(outbox.ordered_collection(collection_id, total))
-    doc = outbox.outbox_page(db(), actor_iri, collection_id, page, public_only=True)
-    return ap_response(doc)
+        return ap_response(outbox.ordered_collection(collection_id, len(items)))
+    start = (page - 1) * outbox.PAGE_SIZE
+    chunk = items[start : start + outbox.PAGE_SIZE]
+    has_next = len(items) > start + outbox.PAGE_SIZE
+    return ap_response(
+        outbox.ordered_collection_page(collection_id, page, chunk, has_next=has_next)
+    )
 
 
 @bp.route("/actor/followers")
@@ -315,7 +354,9 @@ def calls_outbox() -> Response:
     domain = fed().domain
     collection_id = f"{domain.calls_iri}/outbox"
     page = _page_arg()
-    total, items, has_next = domain.calls_outbox(db(), page)
+    session = db()
+    total, items, has_next = domain.calls_outbox(session, page)
+    session.commit()  # the Group's proof key, if signing the page just made it
     if page is None:
         return ap_response(outbox.ordered_collection(collection_id, total))
     doc = outbox.ordered_collection_page(collection_id, page, items, has_next=has_next)
@@ -331,7 +372,7 @@ def _member_or_404(username: str) -> Member:
 
 @bp.route("/members/<username>/outbox")
 def member_outbox(username: str) -> Response:
-    return _public_outbox(_member_or_404(username).ap_id)
+    return _public_outbox(_member_or_404(username))
 
 
 @bp.route("/members/<username>/followers")

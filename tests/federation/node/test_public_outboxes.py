@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -121,3 +122,87 @@ def test_member_outbox_counts_and_lists_only_public_activities(make_node) -> Non
     assert head["totalItems"] == 1
     items = get(client, f"{path}/outbox?page=1")["orderedItems"]
     assert [a["object"]["name"] for a in items] == ["Public: a light designer"]
+
+
+def test_a_public_call_made_partners_only_is_withdrawn_from_the_public(make_node) -> None:
+    from federation.models import Delivery, Follower, OutboxActivity
+
+    app = make_node(domain="smart.test")
+    state = app.extensions["coopfed"]
+    fed = state.services["federation"].domain
+    with state.session() as s:
+        member = member_service.create_member(
+            s,
+            state.ctx,
+            username="alice",
+            profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
+            vocab=state.vocabulary.get(s),
+        )
+        s.flush()
+        for local, follower, inbox in (
+            (member.ap_id, "https://masto.example/users/bob", "https://masto.example/inbox"),
+            (fed.calls_iri, "https://social.example/users/eve", "https://social.example/inbox"),
+            (fed.instance_iri, "https://smart.de/actor", "https://smart.de/inbox"),
+        ):
+            s.add(
+                Follower(local_actor=local, follower=follower, follower_inbox=inbox, accepted=True)
+            )
+        s.commit()
+        alice = member.ap_id
+    public_id = add_call(app, "Public at first: a light designer", "public")
+    client = app.test_client()
+    path = alice.split("smart.test", 1)[1]
+    assert get(client, f"{path}/outbox")["totalItems"] == 1
+    assert get(client, "/groups/calls/outbox")["totalItems"] == 1
+
+    def edit(visibility: str) -> None:
+        with state.session() as s:
+            call = s.scalar(select(Call).where(Call.public_id == public_id))
+            skill = call.skills[0].concept_iri
+            data = call_service.CallData(
+                title="Now for partners: a light designer",
+                country="SE",
+                skills_required=[skill],
+                visibility=visibility,
+            )
+            call_service.update_call(s, call, call.author, data, state.vocabulary.get(s))
+            s.commit()
+
+    def sent_since(n: int) -> list[tuple[str, str, list[str]]]:
+        with state.session() as s:
+            rows = s.scalars(select(OutboxActivity).order_by(OutboxActivity.id)).all()[n:]
+            return [
+                (
+                    r.type,
+                    json.loads(r.body)["object"].get("name", ""),
+                    sorted(
+                        s.scalars(select(Delivery.inbox_url).where(Delivery.activity_id == r.id))
+                    ),
+                )
+                for r in rows
+            ]
+
+    with state.session() as s:
+        before = len(s.scalars(select(OutboxActivity.id)).all())
+    edit("partners")
+    public = ["https://masto.example/inbox", "https://social.example/inbox"]
+    assert sent_since(before) == [
+        ("Delete", "", public),  # the public audience loses it ...
+        ("Update", "Now for partners: a light designer", ["https://smart.de/inbox"]),  # ...
+    ]
+    # ... and nothing of it stays listed publicly.
+    assert get(client, f"{path}/outbox")["totalItems"] == 0
+    assert get(client, f"{path}/outbox?page=1")["orderedItems"] == []
+    assert get(client, "/groups/calls/outbox")["totalItems"] == 0
+
+    # Back to public: a Create for everybody and a fresh Announce the Group's followers get.
+    with state.session() as s:
+        before = len(s.scalars(select(OutboxActivity.id)).all())
+    edit("public")
+    sent = sent_since(before)
+    assert [(kind, inboxes) for kind, _name, inboxes in sent] == [
+        ("Create", ["https://masto.example/inbox", "https://smart.de/inbox", public[1]]),
+        ("Announce", ["https://social.example/inbox"]),
+    ]
+    ids = [a["id"] for a in get(client, "/groups/calls/outbox?page=1")["orderedItems"]]
+    assert ids == [f"{fed.calls_iri}/announces/{public_id}/2"]
