@@ -186,22 +186,17 @@ class IVFMatchIndex(MatchIndex):
         rows, scores = rows[order], scores[order]
         keep = scores > 0
         rows, scores = rows[keep], scores[keep]
-        viewer = self._nodes.get(viewer_node, -1)
-        mask = self._alive[rows] & ((self._node[rows] == viewer) | ~self._coop[rows])
-        if langs:
-            lm = np.uint64(self._langmask_of(langs))
-            mask &= (self._langmask[rows] & lm) != 0
-        if own_node_only:
-            mask &= self._node[rows] == viewer
-        if cross_border_only:
-            mask &= self._country[rows] != self._countries.get(q.call.country, -1)
-        if remote_only:
-            mask &= self._remote[rows]
-        rows, scores = rows[mask], scores[mask]
-        want = self.candidates + len(skip) + 1
-        if len(rows) > want:
-            top = np.argpartition(-scores, want - 1)[:want]
-            rows, scores = rows[top], scores[top]
+        rows, scores = self._filter_and_cut(
+            rows,
+            scores,
+            viewer_node,
+            langs,
+            q.call.country,
+            cross_border_only=cross_border_only,
+            own_node_only=own_node_only,
+            remote_only=remote_only,
+            n_skip=len(skip),
+        )
         pairs = zip(scores.tolist(), rows.tolist(), strict=True)
         out = sorted(((s, self._row_keys[r]) for s, r in pairs), key=lambda t: (-t[0], t[1]))
         return [self._profiles[k] for _, k in out if k not in skip]

@@ -201,12 +201,9 @@ def outbox_page(
     return ordered_collection_page(collection_id, page, items, has_next=len(rows) > page_size)
 
 
-def outbox_total(session: Session, actor_iri: str, *, public_only: bool = False) -> int:
+def outbox_total(session: Session, actor_iri: str) -> int:
     stmt = select(func.count()).select_from(OutboxActivity)
-    stmt = stmt.where(OutboxActivity.actor == actor_iri)
-    if public_only:
-        stmt = stmt.where(OutboxActivity.body.contains(_PUBLIC_JSON, autoescape=True))
-    return session.scalar(stmt) or 0
+    return session.scalar(stmt.where(OutboxActivity.actor == actor_iri)) or 0
 
 
 def followers_page(

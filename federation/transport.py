@@ -79,17 +79,16 @@ def _check_peer(sock: socket.socket, host: str) -> None:
 
 
 class _GuardedHTTPConnection(HTTPConnection):
+    """Every new socket has its peer checked (also mixed into the TLS class below)."""
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _check_peer(sock, self.host)
         return sock
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock, self.host)
-        return sock
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):

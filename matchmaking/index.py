@@ -263,23 +263,19 @@ class MatchIndex:
             vec = np.fromiter((v for _, v in cols), dtype=np.float32, count=len(cols))
             scores = self._mat[:, idx] @ vec
             rows = np.flatnonzero(scores)
-            viewer = self._nodes.get(viewer_node, -1)
-            mask = self._alive[rows] & ((self._node[rows] == viewer) | ~self._coop[rows])
-            if langs:
-                lm = np.uint64(self._langmask_of(langs))
-                mask &= (self._langmask[rows] & lm) != 0
-            if own_node_only:
-                mask &= self._node[rows] == viewer
-            if cross_border_only:
-                mask &= self._country[rows] != self._countries.get(call.country, -1)
-            if remote_only:
-                mask &= self._remote[rows]
-            rows = rows[mask]
-            want = self.candidates + len(skip) + 1
-            if len(rows) > want:
-                top = np.argpartition(-scores[rows], want - 1)[:want]
-                rows = rows[top]
-            out.extend((float(scores[r]), self._row_keys[r]) for r in rows)
+            rows, kept = self._filter_and_cut(
+                rows,
+                scores[rows],
+                viewer_node,
+                langs,
+                call.country,
+                cross_border_only=cross_border_only,
+                own_node_only=own_node_only,
+                remote_only=remote_only,
+                n_skip=len(skip),
+            )
+            pairs = zip(kept.tolist(), rows.tolist(), strict=True)
+            out.extend((float(score), self._row_keys[r]) for score, r in pairs)
         for p in self._pending.values():
             if not visible(p, viewer_node):
                 continue
@@ -298,6 +294,40 @@ class MatchIndex:
                 out.append((s, p.key))
         out.sort(key=lambda t: (-t[0], t[1]))
         return [self._profiles[k] for _, k in out if k not in skip]
+
+    def _filter_and_cut(
+        self,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        viewer_node: str,
+        langs: frozenset[str],
+        call_country: str,
+        *,
+        cross_border_only: bool,
+        own_node_only: bool,
+        remote_only: bool,
+        n_skip: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The main-segment ``rows`` (with their channel ``scores``, aligned) that pass the hard
+        filters, cut to the best ``candidates + n_skip + 1`` (unordered). Shared by every
+        candidate channel (exact here, approximate ones built on this index)."""
+        viewer = self._nodes.get(viewer_node, -1)
+        mask = self._alive[rows] & ((self._node[rows] == viewer) | ~self._coop[rows])
+        if langs:
+            lm = np.uint64(self._langmask_of(langs))
+            mask &= (self._langmask[rows] & lm) != 0
+        if own_node_only:
+            mask &= self._node[rows] == viewer
+        if cross_border_only:
+            mask &= self._country[rows] != self._countries.get(call_country, -1)
+        if remote_only:
+            mask &= self._remote[rows]
+        rows, scores = rows[mask], scores[mask]
+        want = self.candidates + n_skip + 1
+        if len(rows) > want:
+            top = np.argpartition(-scores, want - 1)[:want]
+            rows, scores = rows[top], scores[top]
+        return rows, scores
 
     def _rank(
         self, q: CallQuery, pool: Iterable[Profile], *, exposure: bool

@@ -22,7 +22,7 @@ from federation import delivery, inbox, outbox, signatures
 from federation.actors import RemoteActors
 from federation.errors import FederationError
 from federation.policy import CachedPolicy
-from federation.transport import Signer, Transport
+from federation.transport import Transport
 from node.state import NodeState
 from profiles.federation import CoopFederation
 from profiles.models import Member, Partnership
@@ -57,8 +57,6 @@ class NodeFederation:
         # the activities the engine builds itself (Accept/Reject of follows).
         state.sessionmaker.configure(info={outbox.PROOF_SIGNER: self.domain.prove})
         self._sqlite_lock = threading.Lock()
-        # The instance actor's key never changes once committed: read it once per process.
-        self._signer: Signer | None = None
         self.worker_id = f"{state.ctx.domain}-{os.getpid()}-{id(self):x}"
         self.deliveries = delivery.DeliveryWorker(
             state.session, self.transport, self.domain.resolver, self.worker_id
@@ -73,17 +71,14 @@ class NodeFederation:
 
     def actors(self, session: Session) -> RemoteActors:
         """Remote actors bound to ``session``; GETs signed by our instance actor."""
-        return RemoteActors(session, self.transport, self._signer or self.domain.signer(session))
+        return RemoteActors(session, self.transport, self.domain.signer(session))
 
     def _committed_actors(self, session: Session) -> RemoteActors:
-        """:meth:`actors`, committing the instance key if it was just made (then cached: only a
-        committed key is, since a rolled-back one was never published and another process may
-        win the race to create it)."""
-        if self._signer is None:
-            signer = self.domain.signer(session)
-            session.commit()
-            self._signer = signer
-        return RemoteActors(session, self.transport, self._signer)
+        """:meth:`actors`, committing the instance key if it was just made. Once committed the
+        key store caches it (CoopFederation._meta_key): no query, and this commit is a no-op."""
+        actors = self.actors(session)
+        session.commit()
+        return actors
 
     # -- inbox ----------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ import federation.models  # noqa: F401  (registers the tables on Base.metadata)
 from federation import signatures, vocab
 from federation.actors import RemoteActors
 from federation.db import Base, utcnow
+from federation.inbox import receive
 from federation.keys import generate_rsa_keypair
 from federation.policy import DomainPolicy
 from federation.transport import Transport
@@ -319,3 +320,19 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+def post_signed(
+    session: Session, actors: RemoteActors, policy: Any, remote: Any, activity: dict[str, Any]
+) -> tuple[int, str]:
+    """POST ``activity`` to our inbox, HTTP-signed by ``remote``: ``(status, message)``."""
+    body = json.dumps(activity).encode()
+    return receive(
+        session,
+        method="POST",
+        url=INBOX_URL,
+        headers=remote.sign_post(INBOX_URL, body),
+        body=body,
+        actors=actors,
+        policy=policy,
+    )

@@ -13,13 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from federation.db import utcnow
-from federation.inbox import receive
 from federation.keys import ed25519_key_id, generate_ed25519_keypair
 from federation.models import InboxItem
 from federation.proofs import PROOF_REFETCH_AFTER, multikey, sign_document
 from federation.vocab import PUBLIC
 
-from .conftest import INBOX_URL, FakeFediverse, Remote, actor_doc
+from .conftest import FakeFediverse, Remote, actor_doc, post_signed
 
 ALICE = "https://remote.test/users/alice"
 ALICE_VM = ed25519_key_id(ALICE)
@@ -54,26 +53,13 @@ def create_note(n: int = 1) -> dict[str, Any]:
     }
 
 
-def deliver(session, actors, policy, remote: Remote, activity: dict[str, Any]) -> tuple[int, str]:
-    body = json.dumps(activity).encode()
-    return receive(
-        session,
-        method="POST",
-        url=INBOX_URL,
-        headers=remote.sign_post(INBOX_URL, body),
-        body=body,
-        actors=actors,
-        policy=policy,
-    )
-
-
 def stored(session: Session) -> list[dict[str, Any]]:
     return [json.loads(b) for b in session.scalars(select(InboxItem.body))]
 
 
 def test_good_proof_is_accepted_and_kept(session, actors, policy, alice, ed_keys):
     signed = sign_document(create_note(), ed_keys[1], ALICE_VM)
-    assert deliver(session, actors, policy, alice, signed) == (202, "accepted")
+    assert post_signed(session, actors, policy, alice, signed) == (202, "accepted")
     assert stored(session)[0]["proof"] == signed["proof"]
 
 
@@ -89,14 +75,14 @@ def test_proof_that_does_not_verify_is_refused(session, actors, policy, alice, e
     # The HTTP signature covers the tampered body: only the proof can catch it.
     signed = copy.deepcopy(sign_document(create_note(), ed_keys[1], ALICE_VM))
     tamper(signed)
-    status, message = deliver(session, actors, policy, alice, signed)
+    status, message = post_signed(session, actors, policy, alice, signed)
     assert (status, message) == (401, "the proof does not verify")
     assert session.scalar(select(func.count()).select_from(InboxItem)) == 0
 
 
 def test_proof_by_another_actors_key_is_refused(session, actors, policy, alice, ed_keys):
     signed = sign_document(create_note(), ed_keys[1], "https://evil.test/users/m#ed25519-key")
-    status, message = deliver(session, actors, policy, alice, signed)
+    status, message = post_signed(session, actors, policy, alice, signed)
     assert (status, message) == (401, "the proof is made with another actor's key")
 
 
@@ -108,11 +94,11 @@ def test_proof_with_another_key_of_the_same_actor_is_refused(
     remote = remote_factory(ALICE, key=1)
     fedi.serve_actor(remote, assertionMethod=[multikey(ALICE, public)])
     signed = sign_document(create_note(), other_private, ALICE_VM)
-    assert deliver(session, actors, policy, remote, signed)[0] == 401
+    assert post_signed(session, actors, policy, remote, signed)[0] == 401
 
 
 def test_activity_without_proof_still_works(session, actors, policy, alice):
-    assert deliver(session, actors, policy, alice, create_note()) == (202, "accepted")
+    assert post_signed(session, actors, policy, alice, create_note()) == (202, "accepted")
 
 
 def test_key_not_published_is_refetched_once_then_not_checked(
@@ -123,19 +109,19 @@ def test_key_not_published_is_refetched_once_then_not_checked(
     remote = remote_factory(ALICE, key=1)
     fedi.serve_actor(remote)  # no assertionMethod
     signed = sign_document(create_note(), ed_keys[1], ALICE_VM)
-    assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
+    assert post_signed(session, actors, policy, remote, signed) == (202, "accepted")
     gets = [r.url for r in fedi.requests if r.method == "GET"]
     assert gets == [ALICE]  # just fetched for the HTTP signature: no second look
     # More activities naming that key: no fetch per activity ...
     for n in (2, 3):
         signed = sign_document(create_note(n), ed_keys[1], ALICE_VM)
-        assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
+        assert post_signed(session, actors, policy, remote, signed) == (202, "accepted")
     assert [r.url for r in fedi.requests if r.method == "GET"] == [ALICE]
     # ... but one look again once the cached document is older than the refetch interval.
     later = utcnow() + PROOF_REFETCH_AFTER + timedelta(seconds=1)
     actors.clock = lambda: later
     signed = sign_document(create_note(4), ed_keys[1], ALICE_VM)
-    assert deliver(session, actors, policy, remote, signed) == (202, "accepted")
+    assert post_signed(session, actors, policy, remote, signed) == (202, "accepted")
     assert [r.url for r in fedi.requests if r.method == "GET"] == [ALICE, ALICE]
 
 
@@ -144,21 +130,21 @@ def test_key_added_after_caching_is_found_by_refetch(
 ):
     remote = remote_factory(ALICE, key=1)
     fedi.serve_actor(remote)
-    assert deliver(session, actors, policy, remote, create_note(1))[0] == 202  # cached, no key
+    assert post_signed(session, actors, policy, remote, create_note(1))[0] == 202  # cached, no key
     fedi.serve_json(ALICE, actor_doc(remote, assertionMethod=[multikey(ALICE, ed_keys[0])]))
     later = utcnow() + PROOF_REFETCH_AFTER + timedelta(seconds=1)
     actors.clock = lambda: later
     bad = copy.deepcopy(sign_document(create_note(2), ed_keys[1], ALICE_VM))
     bad["object"]["content"] = "<p>changed</p>"
-    assert deliver(session, actors, policy, remote, bad)[0] == 401  # proves the refetch checked
+    assert post_signed(session, actors, policy, remote, bad)[0] == 401  # proves the refetch checked
     good = sign_document(create_note(3), ed_keys[1], ALICE_VM)
-    assert deliver(session, actors, policy, remote, good) == (202, "accepted")
+    assert post_signed(session, actors, policy, remote, good) == (202, "accepted")
 
 
 def test_other_cryptosuites_and_proof_sets_are_not_checked(session, actors, policy, alice):
     rdfc = create_note(1)
     rdfc["proof"] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022"}
-    assert deliver(session, actors, policy, alice, rdfc)[0] == 202
+    assert post_signed(session, actors, policy, alice, rdfc)[0] == 202
     proof_set = create_note(2)
     proof_set["proof"] = [{"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022"}]
-    assert deliver(session, actors, policy, alice, proof_set)[0] == 202
+    assert post_signed(session, actors, policy, alice, proof_set)[0] == 202

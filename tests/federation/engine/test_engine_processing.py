@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from federation import signatures, vocab
 from federation.delivery import DeliveryWorker
-from federation.inbox import HandlerRegistry, accept_follower, process_pending, receive
+from federation.inbox import HandlerRegistry, accept_follower, process_pending
 from federation.models import Delivery, Follower, Following, InboxItem, RemoteActor
 from federation.outbox import follow_remote
 
-from .conftest import INBOX_URL, LOCAL, LOCAL_KEY_ID, FakeFediverse, Remote
+from .conftest import LOCAL, LOCAL_KEY_ID, FakeFediverse, Remote, post_signed
 
 ALICE = "https://remote.test/users/alice"
 
@@ -27,16 +27,7 @@ def alice(remote_factory: Any, fedi: FakeFediverse) -> Remote:
 
 
 def deliver_in(session, actors, policy, remote: Remote, activity: dict[str, Any]) -> None:
-    body = json.dumps(activity).encode()
-    status, message = receive(
-        session,
-        method="POST",
-        url=INBOX_URL,
-        headers=remote.sign_post(INBOX_URL, body),
-        body=body,
-        actors=actors,
-        policy=policy,
-    )
+    status, message = post_signed(session, actors, policy, remote, activity)
     assert status == 202, message
 
 

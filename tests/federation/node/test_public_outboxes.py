@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from federation.models import Delivery, Follower, OutboxActivity
 from profiles import calls as call_service
 from profiles import members as member_service
 from profiles.models import Call
@@ -34,18 +35,39 @@ def add_call(app: Any, title: str, visibility: str) -> str:
         return call.public_id
 
 
-def test_calls_outbox_lists_every_public_call_even_without_followers(make_node) -> None:
+def node_with_alice(make_node: Any, *followers: tuple[str, str]) -> tuple[Any, str]:
+    """A node with the public member alice; ``followers``: (whom — ``alice``, ``calls`` or
+    ``coop`` —, follower actor IRI), each follower's inbox at ``/inbox`` on its host."""
     app = make_node(domain="smart.test")
     state = app.extensions["coopfed"]
+    fed = state.services["federation"].domain
     with state.session() as s:
-        member_service.create_member(
+        member = member_service.create_member(
             s,
             state.ctx,
             username="alice",
             profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
             vocab=state.vocabulary.get(s),
         )
+        s.flush()
+        local = {"alice": member.ap_id, "calls": fed.calls_iri, "coop": fed.instance_iri}
+        for whom, follower in followers:
+            inbox = follower.split("/", 3)[:3]
+            s.add(
+                Follower(
+                    local_actor=local[whom],
+                    follower=follower,
+                    follower_inbox="/".join(inbox) + "/inbox",
+                    accepted=True,
+                )
+            )
         s.commit()
+        return app, member.ap_id
+
+
+def test_calls_outbox_lists_every_public_call_even_without_followers(make_node) -> None:
+    app, _alice = node_with_alice(make_node)
+    state = app.extensions["coopfed"]
     first = add_call(app, "Light designer for a summer tour", "public")
     add_call(app, "Partners only: a translator", "partners")
     add_call(app, "Our own coop only", "coop")
@@ -78,39 +100,12 @@ def test_calls_outbox_lists_every_public_call_even_without_followers(make_node) 
 
 
 def test_member_outbox_counts_and_lists_only_public_activities(make_node) -> None:
-    from federation.models import Follower, OutboxActivity
-
-    app = make_node(domain="smart.test")
+    # A partner coop follows the node, a fediverse user follows alice: both kinds of call are
+    # published, only the public one is public.
+    app, alice = node_with_alice(
+        make_node, ("alice", "https://masto.example/users/bob"), ("coop", "https://smart.de/actor")
+    )
     state = app.extensions["coopfed"]
-    with state.session() as s:
-        member = member_service.create_member(
-            s,
-            state.ctx,
-            username="alice",
-            profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
-            vocab=state.vocabulary.get(s),
-        )
-        s.flush()
-        # A partner coop follows the node, a fediverse user follows alice: both kinds of call
-        # are published, only the public one is public.
-        s.add(
-            Follower(
-                local_actor=member.ap_id,
-                follower="https://masto.example/users/bob",
-                follower_inbox="https://masto.example/inbox",
-                accepted=True,
-            )
-        )
-        s.add(
-            Follower(
-                local_actor=state.services["federation"].domain.instance_iri,
-                follower="https://smart.de/actor",
-                follower_inbox="https://smart.de/inbox",
-                accepted=True,
-            )
-        )
-        s.commit()
-        alice = member.ap_id
     add_call(app, "Public: a light designer", "public")
     add_call(app, "Partners only: a translator", "partners")
     client = app.test_client()
@@ -125,30 +120,14 @@ def test_member_outbox_counts_and_lists_only_public_activities(make_node) -> Non
 
 
 def test_a_public_call_made_partners_only_is_withdrawn_from_the_public(make_node) -> None:
-    from federation.models import Delivery, Follower, OutboxActivity
-
-    app = make_node(domain="smart.test")
+    app, alice = node_with_alice(
+        make_node,
+        ("alice", "https://masto.example/users/bob"),
+        ("calls", "https://social.example/users/eve"),
+        ("coop", "https://smart.de/actor"),
+    )
     state = app.extensions["coopfed"]
     fed = state.services["federation"].domain
-    with state.session() as s:
-        member = member_service.create_member(
-            s,
-            state.ctx,
-            username="alice",
-            profile=member_service.ProfileData(name="Alice", visibility="public", country="SE"),
-            vocab=state.vocabulary.get(s),
-        )
-        s.flush()
-        for local, follower, inbox in (
-            (member.ap_id, "https://masto.example/users/bob", "https://masto.example/inbox"),
-            (fed.calls_iri, "https://social.example/users/eve", "https://social.example/inbox"),
-            (fed.instance_iri, "https://smart.de/actor", "https://smart.de/inbox"),
-        ):
-            s.add(
-                Follower(local_actor=local, follower=follower, follower_inbox=inbox, accepted=True)
-            )
-        s.commit()
-        alice = member.ap_id
     public_id = add_call(app, "Public at first: a light designer", "public")
     client = app.test_client()
     path = alice.split("smart.test", 1)[1]
