@@ -86,7 +86,8 @@ def generate(app: Flask, members: int, calls: int, seed: int) -> str:
     # Popularity follows a Zipf-like law: a few skills are common, most are rare.
     weights = [1.0 / (i + 1) ** 0.8 for i in range(len(skills))]
     rng.shuffle(skills)
-    # Imported yesterday: steady state, not the minute after a bulk import (see node/matching.py).
+    # Imported yesterday: steady state, not the minute after a bulk import
+    # (see node/match_service.py).
     now = datetime.now(UTC) - timedelta(days=1)
     with state.session() as s:
         author = create_member(
@@ -313,7 +314,7 @@ def main() -> None:
             t0 = time.perf_counter()
             first = author.timed(path, 1, b'id="matches"')[0]
             build_s = time.perf_counter() - t0
-            service = state.services["matching"]
+            service = state.match_service()
             warm = max(10, args.requests // 10)
             rows: list[tuple[str, list[float]]] = []
             clients = {

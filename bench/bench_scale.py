@@ -14,7 +14,7 @@ match_call p50/p99 of the exact index and of the baseline on the same calls, int
 ratios. Above ``--baseline-cap`` profiles the baseline answers only ``--baseline-calls`` calls
 (one dense mat-vec over the whole matrix per call; at 1M the matrix is ~6.5 GB).
 
-Then the approximate index (bench/ivf.py, IVFMatchIndex: k-means clusters, ``nprobe`` probed)
+Then the approximate index (matchmaking/ivf.py, IVFMatchIndex: k-means clusters, ``nprobe`` probed)
 for each ``--nprobe``: p50/p99 and recall@10 / recall@50 of its final ranked list against the
 exact index's list for the same call (mean over calls whose exact list is not empty).
 
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluate import DenseBaseline  # noqa: E402
 from gen_data import generate, to_profile  # noqa: E402
-from ivf import IVFMatchIndex  # noqa: E402
 
 from matchmaking import Call, Weights  # noqa: E402
+from matchmaking.ivf import IVFMatchIndex  # noqa: E402
 
 LIMIT = 10  # timed lists, as bench_match (the figures the README already reports)
 DEPTH = 50  # untimed lists for recall@50

@@ -63,7 +63,9 @@ class _Result:
 class DeliveryWorker:
     """One worker identity (``worker_id`` must be unique per process) stepping the queue.
 
-    ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically.
+    ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically;
+    ``health`` is the node's :class:`~federation.retry.HostHealth` (default: the process-wide
+    one), the same object its inbox gets.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class DeliveryWorker:
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        health: retry.HostHealth | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.transport = transport
@@ -88,6 +91,8 @@ class DeliveryWorker:
         self.lease = lease
         self.clock = clock
         self.rng = rng or random.Random()
+        # The node's healthy-host cache (shared with its inbox): a failure here forgets the host.
+        self.health = health if health is not None else retry.PROCESS_HEALTH
         # Longest a single POST can take (Transport's timeouts): never start one with less
         # lease left than this.
         self.request_budget = timedelta(seconds=transport.deadline * 2)
@@ -218,7 +223,7 @@ class DeliveryWorker:
             if decision.next_attempt_at is not None:
                 row.next_attempt_at = decision.next_attempt_at
             if decision.host_failure:
-                retry.record_host_failure(session, row.host, now)
+                retry.record_host_failure(session, row.host, now, self.health)
             elif result.status is not None:
                 # Any HTTP answer below 500 means the host is up.
                 retry.record_host_success(session, row.host, now)

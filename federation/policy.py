@@ -10,7 +10,8 @@ Two implementations of the same ``is_blocked_host``/``is_blocked_actor`` questio
   :class:`federation.transport.Transport` of the delivery worker). It reloads on its next
   question after any transaction of this process that changed the policy commits, and at least
   every ``ttl`` seconds, which bounds how long another process (a second gunicorn worker, the
-  CLI) can miss a change.
+  CLI) can miss a change. "This process" is precisely: sessions sharing its
+  :class:`PolicyChanges` (one per node; see :data:`POLICY_CHANGES`).
 
 Mutating methods flush but never commit: the caller owns the transaction.
 """
@@ -29,13 +30,37 @@ from federation.iri import host_of
 from federation.models import ActorBlock, DomainPolicyEntry
 
 # -- change notification ----------------------------------------------------------------------
-# A session that writes a policy row is marked; when it commits, the process-wide generation
-# moves on and every CachedPolicy reloads before answering again. So an admin's block applies
-# to the very next request this process serves; other processes see it within their ttl.
+# A session that writes a policy row is marked; when it commits, the :class:`PolicyChanges` of
+# its node moves on and every CachedPolicy reading that object reloads before answering again.
+# So an admin's block applies to the very next request this process serves; other processes see
+# it within their ttl. The SQLAlchemy listeners below only mark and dispatch: the state lives in
+# the PolicyChanges objects, one per node (two nodes in one process do not disturb each other).
 
 _CHANGED = "coopfed.policy_changed"
-_generation = 0  # bumped after each commit (in this process) that changed a policy row
-_generation_lock = threading.Lock()
+# session.info key: the PolicyChanges a session's commits move on. A node configures its
+# sessionmaker with ``info={POLICY_CHANGES: changes}`` and gives the same object to its
+# CachedPolicy; sessions without one move :data:`PROCESS_CHANGES` on.
+POLICY_CHANGES = "coopfed.policy_changes"
+
+
+class PolicyChanges:
+    """A generation counter of committed policy changes, owned by a node."""
+
+    def __init__(self) -> None:
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def bump(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+
+# For sessions and caches not given one (tests, scripts, the CLI): one counter per process.
+PROCESS_CHANGES = PolicyChanges()
 
 
 def mark_policy_changed(session: Session) -> None:
@@ -44,6 +69,12 @@ def mark_policy_changed(session: Session) -> None:
     ORM inserts, updates and deletes of policy rows mark their session by themselves; bulk
     ``delete()``/``update()`` statements must call this."""
     session.info[_CHANGED] = True
+
+
+def changes_of(session: Session) -> PolicyChanges:
+    """The :class:`PolicyChanges` that ``session``'s commits move on."""
+    found = session.info.get(POLICY_CHANGES)
+    return found if isinstance(found, PolicyChanges) else PROCESS_CHANGES
 
 
 def _row_written(_mapper: Any, _connection: Any, target: object) -> None:
@@ -59,10 +90,8 @@ for _model in (DomainPolicyEntry, ActorBlock):
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    global _generation
     if session.info.pop(_CHANGED, False):
-        with _generation_lock:
-            _generation += 1
+        changes_of(session).bump()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -164,8 +193,9 @@ class DomainPolicy:
 
 
 class CachedPolicy:
-    """Thread-safe snapshot of the policy, reloaded after a policy change committed in this
-    process (see :func:`mark_policy_changed`) and whenever it is older than ``ttl`` seconds."""
+    """Thread-safe snapshot of the policy, reloaded after a policy change committed through
+    ``changes`` (see :func:`mark_policy_changed`; default: :data:`PROCESS_CHANGES`) and
+    whenever it is older than ``ttl`` seconds."""
 
     def __init__(
         self,
@@ -173,8 +203,10 @@ class CachedPolicy:
         *,
         allowlist_mode: bool = False,
         ttl: float = 30.0,
+        changes: PolicyChanges | None = None,
     ) -> None:
         self._factory = session_factory
+        self._changes = changes if changes is not None else PROCESS_CHANGES
         self._allowlist_mode = allowlist_mode
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -186,7 +218,7 @@ class CachedPolicy:
 
     def refresh(self) -> None:
         # Read before the database: a change committed during the reload triggers another one.
-        generation = _generation
+        generation = self._changes.generation
         with self._factory() as session:
             rows = session.execute(select(DomainPolicyEntry.host, DomainPolicyEntry.action)).all()
             actors = frozenset(session.scalars(select(ActorBlock.actor)))
@@ -199,7 +231,7 @@ class CachedPolicy:
     def _fresh(self) -> None:
         with self._lock:
             stale = time.monotonic() - self._loaded_at > self._ttl
-            if stale or self._generation != _generation:
+            if stale or self._generation != self._changes.generation:
                 self.refresh()
 
     def is_blocked_host(self, host: str) -> bool:

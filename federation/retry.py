@@ -143,9 +143,12 @@ def record_host_success(session: Session, host: str, now: datetime) -> None:
     row.last_success_at = now
 
 
-def record_host_failure(session: Session, host: str, now: datetime) -> bool:
-    """Count a retryable failure; returns True if the host is (now) dead."""
-    _known_healthy.pop(host, None)
+def record_host_failure(
+    session: Session, host: str, now: datetime, health: HostHealth | None = None
+) -> bool:
+    """Count a retryable failure; returns True if the host is (now) dead. ``health``: the
+    node's cache of healthy hosts, which forgets ``host`` (default: :data:`PROCESS_HEALTH`)."""
+    _or_process(health).forget(host)
     row = _host_row(session, host)
     row.consecutive_failures += 1
     if row.failing_since is None:
@@ -165,28 +168,66 @@ _HOST_HEALTH = (
     select(Host.state, Host.consecutive_failures).where(Host.host == bindparam("host")).limit(1)
 )
 
-
-def note_host_alive(session: Session, host: str, now: datetime) -> None:
-    """A verified inbound activity from ``host``: revive it if we had it failing or dead.
-
-    Unlike :func:`record_host_success` this creates no row for hosts we never delivered to.
-    """
-    # Every inbox POST comes here. A host seen healthy is not looked up again for a minute in
-    # this process; a failure recorded here forgets it at once, one recorded by a worker in
-    # another process delays its revival by at most HEALTHY_TTL: the next activity from it
-    # after that revives it (a host is only marked dead after 12 hours of failures).
-    clock = time.monotonic()
-    if _known_healthy.get(host, 0.0) > clock:
-        return
-    row = session.connection().execute(_HOST_HEALTH, {"host": host}).first()
-    if row is not None and (row[0] != "ok" or row[1]):
-        record_host_success(session, host, now)
-        return  # not cached: that write is not committed yet
-    if len(_known_healthy) >= _KNOWN_HEALTHY_MAX:
-        _known_healthy.clear()
-    _known_healthy[host] = clock + HEALTHY_TTL
-
-
 HEALTHY_TTL = 60.0
 _KNOWN_HEALTHY_MAX = 10_000
-_known_healthy: dict[str, float] = {}  # host -> monotonic time until which it is known ok
+
+
+class HostHealth:
+    """Hosts recently seen healthy, so that an inbox POST from a healthy host costs no query.
+
+    Owned by whoever serves the inbox and runs deliveries — one per node: give the same object
+    to :func:`federation.inbox.receive` and :class:`federation.delivery.DeliveryWorker`, so a
+    failure recorded by the worker makes the inbox look the host up again. Thread-safe enough
+    for its use: a lost update only costs one more query.
+    """
+
+    def __init__(self, ttl: float = HEALTHY_TTL, max_hosts: int = _KNOWN_HEALTHY_MAX) -> None:
+        self.ttl = ttl
+        self.max_hosts = max_hosts
+        # host -> monotonic time until which it is known ok (cleared in place, never rebound)
+        self.known: dict[str, float] = {}
+
+    def forget(self, host: str) -> None:
+        self.known.pop(host, None)
+
+    def clear(self) -> None:
+        self.known.clear()
+
+    def note_alive(self, session: Session, host: str, now: datetime) -> None:
+        """A verified inbound activity from ``host``: revive it if we had it failing or dead.
+
+        Unlike :func:`record_host_success` this creates no row for hosts we never delivered to.
+        """
+        # A host seen healthy is not looked up again for ``ttl`` seconds; a failure recorded
+        # through this object forgets it at once, one recorded by a worker in another process
+        # delays its revival by at most ``ttl``: the next activity from it after that revives it
+        # (a host is only marked dead after 12 hours of failures).
+        clock = time.monotonic()
+        if self.known.get(host, 0.0) > clock:
+            return
+        row = session.connection().execute(_HOST_HEALTH, {"host": host}).first()
+        if row is not None and (row[0] != "ok" or row[1]):
+            record_host_success(session, host, now)
+            return  # not cached: that write is not committed yet
+        if len(self.known) >= self.max_hosts:
+            self.known.clear()
+        self.known[host] = clock + self.ttl
+
+
+# For callers that do not own one (tests, scripts): one cache for the whole process.
+PROCESS_HEALTH = HostHealth()
+
+
+def _or_process(health: HostHealth | None) -> HostHealth:
+    return health if health is not None else PROCESS_HEALTH
+
+
+def note_host_alive(
+    session: Session, host: str, now: datetime, health: HostHealth | None = None
+) -> None:
+    """:meth:`HostHealth.note_alive` of ``health`` (default: :data:`PROCESS_HEALTH`)."""
+    _or_process(health).note_alive(session, host, now)
+
+
+# Compatibility: the process-wide cache's dict (tests/conftest.py clears it between tests).
+_known_healthy = PROCESS_HEALTH.known

@@ -304,6 +304,7 @@ def sign_request(
     return out
 
 
+# size: one sequential list of Mastodon's checks, each a line; split, it reads worse
 def _verify_cavage(
     method: str,
     url: str,
@@ -464,6 +465,7 @@ def _parse_sf_dict(value: str, what: str) -> dict[str, Any]:
     return parsed
 
 
+# size: one sequential list of RFC 9421 checks (Mastodon 4.5 rules), each a line
 def _verify_rfc9421(
     method: str,
     url: str,

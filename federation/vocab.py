@@ -8,12 +8,14 @@ We treat documents as *compacted JSON with the AS context*, as Mastodon does; we
 JSON-LD and never fetch a context. Constructs that only matter to a JSON-LD processor and have
 been used to smuggle data past one (CVE-2022-24307: ``@graph``; ``@included``, ``@reverse``) are
 refused outright. Our own documents carry ``context_for(...)`` so strict processors (Fedify) see
-every term defined: ``publicKey`` needs the security context, ``Hashtag`` & co. the extension.
+every term defined: ``publicKey`` needs the security context, ``Hashtag`` & co. the extension
+(domain terms are added by the domain: ``context_for(kind, extension=...)``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -29,7 +31,6 @@ SECURITY_CONTEXT = "https://w3id.org/security/v1"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 ACTIVITY_JSON = "application/activity+json"
 LD_JSON = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-COOPFED_NS = "https://coopfed.org/ns#"
 
 # Mastodon also accepts these spellings of the public collection in addressing.
 _PUBLIC_ALIASES = frozenset({PUBLIC, "as:Public", "Public"})
@@ -47,31 +48,20 @@ MAX_TYPE = 64
 MAX_AUDIENCE = 500
 MAX_PEM = 8_192
 
-# Extension terms, inline in our @context. The ``schema`` prefix is Mastodon's spelling
-# ("http://schema.org#") so PropertyValue expands exactly as Mastodon's own documents do.
-COOPFED_CONTEXT: dict[str, Any] = {
+# Generic extension terms (Mastodon's and schema.org's), inline in our @context. The ``schema``
+# prefix is Mastodon's spelling ("http://schema.org#") so PropertyValue expands exactly as
+# Mastodon's own documents do. A domain adds its own terms with ``context_for(kind, extension)``
+# (the coop terms live in :mod:`profiles.ap.context`).
+EXTENSION_CONTEXT: dict[str, Any] = {
     "schema": "http://schema.org#",
     "toot": "http://joinmastodon.org/ns#",
-    "coopfed": COOPFED_NS,
     "PropertyValue": "schema:PropertyValue",
     "value": "schema:value",
-    "knowsAbout": {"@id": "schema:knowsAbout", "@type": "@id"},
-    "knowsLanguage": "schema:knowsLanguage",
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
     "Hashtag": "as:Hashtag",
     "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
     "sensitive": "as:sensitive",
-    "requiredSkill": {"@id": "coopfed:requiredSkill", "@type": "@id"},
-    "optionalSkill": {"@id": "coopfed:optionalSkill", "@type": "@id"},
-    "workingLanguage": "coopfed:workingLanguage",
-    "deadline": {"@id": "coopfed:deadline", "@type": "xsd:dateTime"},
-    "compensation": "coopfed:compensation",
-    "callStatus": "coopfed:callStatus",
-    "remote": {"@id": "coopfed:remote", "@type": "xsd:boolean"},
-    "coop": {"@id": "coopfed:coop", "@type": "@id"},
-    "country": "coopfed:country",
-    "visibility": "coopfed:visibility",
 }
 
 _BUNDLED_FILES = {
@@ -391,12 +381,14 @@ class Activity:
 # --------------------------------------------------------------------------- contexts
 
 
-def context_for(kind: str) -> list[Any]:
-    """The ``@context`` of documents we publish: ``"actor"`` → AS + security + extension,
-    anything else (``"object"``, ``"activity"``) → AS + extension."""
+def context_for(kind: str, extension: Mapping[str, Any] | None = None) -> list[Any]:
+    """The ``@context`` of documents we publish: ``"actor"`` → AS + security + terms, anything
+    else (``"object"``, ``"activity"``) → AS + terms. The terms are :data:`EXTENSION_CONTEXT`
+    plus ``extension`` (a domain's own terms; they win over a generic term of the same name)."""
+    terms = {**EXTENSION_CONTEXT, **(extension or {})}
     if kind == "actor":
-        return [AS_CONTEXT, SECURITY_CONTEXT, dict(COOPFED_CONTEXT)]
-    return [AS_CONTEXT, dict(COOPFED_CONTEXT)]
+        return [AS_CONTEXT, SECURITY_CONTEXT, terms]
+    return [AS_CONTEXT, terms]
 
 
 def _normalise_context_url(url: str) -> str:
@@ -433,7 +425,7 @@ __all__ = [
     "ACTIVITY_JSON",
     "ACTOR_TYPES",
     "AS_CONTEXT",
-    "COOPFED_CONTEXT",
+    "EXTENSION_CONTEXT",
     "LD_JSON",
     "PUBLIC",
     "SECURITY_CONTEXT",

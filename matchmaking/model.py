@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-VISIBILITIES = ("public", "partners", "coop")
+# The node owns the visibility rules (profiles.visibility) and passes each row's visibility
+# through; matchmaking only distinguishes the one level that never leaves its own node.
+HOME_ONLY = "coop"
 
 # Language levels a member may declare; A1/A2 are not enough to work in (CEFR "independent user"
 # starts at B1), so only B1 and above count as a *working* language for the hard filter.
@@ -111,9 +113,9 @@ class Team:
 
 
 def visible(profile: Profile | Call, viewer_node: str) -> bool:
-    """The one visibility rule: own node always; other nodes only if the owner allowed partners.
-
-    "coop" means the owner consented to be seen inside their own cooperative only, so such a
-    profile (or call) never reaches a viewer on another node.
+    """May a row be matched for members of ``viewer_node``? Its own node's rows always; other
+    nodes' rows unless their owner keeps them home (:data:`HOME_ONLY`: consent to be seen inside
+    their own cooperative only). The node's rule, ``profiles.visibility.matchable``, as the
+    ranker sees it.
     """
-    return profile.node == viewer_node or profile.visibility in ("public", "partners")
+    return profile.node == viewer_node or profile.visibility != HOME_ONLY

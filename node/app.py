@@ -11,10 +11,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from node import db as node_db
 from node.i18n import LANGUAGE_NAMES, babel, current_language, select_locale
-from node.settings import UI_LANGUAGES, Settings
+from node.settings import Settings
 from node.state import NodeState
 from profiles.context import NodeContext
 from profiles.errors import DomainError
+from profiles.languages import UI_LANGUAGES
 
 log = logging.getLogger("coopfed")
 
@@ -55,16 +56,18 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
     CSRFProtect(app)
     babel.init_app(app, locale_selector=select_locale)
 
-    from node.views import admin, api, auth, main
+    from node import api, extensions, web
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(main.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(admin.bp)
-
-    from node import extensions
-
+    web.install(app)
+    api.install(app)
     extensions.install(app, state)
+    _install_hooks(app, state)
+    _install_error_pages(app)
+    return app
+
+
+def _install_hooks(app: Flask, state: NodeState) -> None:
+    """Per-request plumbing: the DB session's end, template globals, security headers."""
 
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
@@ -98,6 +101,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
             response.headers["Vary"] = (vary + ", " if vary else "") + "Accept-Language, Cookie"
         return response
 
+
+def _install_error_pages(app: Flask) -> None:
+    """Errors as pages, or as ``{"error": ...}`` under /api/."""
+
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:
         return render_template("error.html", code=400, message=exc.description), 400
@@ -118,8 +125,6 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
             ), code
 
         app.register_error_handler(code, _handler)
-
-    return app
 
 
 def node_state(app: Flask) -> NodeState:

@@ -28,6 +28,7 @@ from node.state import NodeState
 from node.worker import Worker
 from profiles import members as member_service
 from profiles.importers import import_calls, import_members
+from profiles.languages import UI_LANGUAGES
 from profiles.vocabulary import load_curated
 
 
@@ -91,9 +92,7 @@ def seed(state: NodeState, key: str) -> list[str]:
             member = member_service.get_local(session, state.ctx, row["username"])
             member_service.set_password(member, DEMO_PASSWORD)
             member.ui_language = (
-                row["languages"][0]["code"]
-                if row["languages"][0]["code"] in ("en", "de", "sv", "fr", "nl", "it", "es")
-                else None
+                row["languages"][0]["code"] if row["languages"][0]["code"] in UI_LANGUAGES else None
             )
         session.commit()
         result = import_calls(
@@ -127,14 +126,12 @@ def partner_all(nodes: list[DemoNode]) -> None:
     from profiles.models import Partnership
 
     for i, a in enumerate(nodes):
-        fed = a.state.services["federation"]
+        fed = a.state.federation_service()
         for b in nodes[i + 1 :]:
 
             def request(a: DemoNode = a, b: DemoNode = b, fed: Any = fed) -> None:
                 with a.state.session() as session:
-                    fed.domain.request_partnership(
-                        session, fed.actors(session), b.state.ctx.base_url
-                    )
+                    fed.coop.request_partnership(session, fed.actors(session), b.state.ctx.base_url)
                     session.commit()
 
             _retry(request)
@@ -144,13 +141,13 @@ def partner_all(nodes: list[DemoNode]) -> None:
     while time.monotonic() < deadline:
         done = 0
         for n in nodes:
-            fed = n.state.services["federation"]
+            fed = n.state.federation_service()
 
             def accept(n: DemoNode = n, fed: Any = fed) -> int:
                 with n.state.session() as session:
                     pending = select(Partnership).where(Partnership.state == "pending")
                     for p in session.scalars(pending).all():
-                        fed.domain.accept_partnership(session, p.domain)
+                        fed.coop.accept_partnership(session, p.domain)
                     session.commit()
                     active = select(Partnership).where(Partnership.state == "active")
                     return len(session.scalars(active).all())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from profiles.visibility import Visibility
+
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (demo accounts on loopback only)
 
 NODES: list[dict[str, Any]] = [
@@ -24,7 +26,7 @@ def _m(
     skills: list[str],
     summary: str,
     *,
-    visibility: str = "public",
+    visibility: Visibility = Visibility.PUBLIC,
     remote: bool = False,
     available: tuple[str, str] | None = ("2027-01-01", "2027-12-31"),
 ) -> dict[str, Any]:
@@ -99,7 +101,7 @@ MEMBERS: dict[str, list[dict[str, Any]]] = {
             ["Kostümbildnerin"],
             ["Kostüme nähen", "Schneidern"],
             "Kostümbildnerin und Schneiderin, Oper und Musical.",
-            visibility="partners",
+            visibility=Visibility.PARTNERS,
         ),
         _m(
             "thomas_leitner",
@@ -110,7 +112,7 @@ MEMBERS: dict[str, list[dict[str, Any]]] = {
             ["Fotograf"],
             ["Fotografie", "Bildbearbeitung"],
             "Nur für Mitglieder von Smart Austria sichtbar.",
-            visibility="coop",
+            visibility=Visibility.COOP,
         ),
     ],
     "de": [
@@ -175,7 +177,7 @@ MEMBERS: dict[str, list[dict[str, Any]]] = {
             ["Choreografin"],
             ["Choreografie", "Tanzunterricht"],
             "Choreografin und Tanzpädagogin.",
-            visibility="partners",
+            visibility=Visibility.PARTNERS,
         ),
     ],
     "se": [
@@ -229,7 +231,7 @@ MEMBERS: dict[str, list[dict[str, Any]]] = {
             ["fotograf"],
             ["fotografering", "bildredigering"],
             "Fotograf för scenkonst.",
-            visibility="coop",
+            visibility=Visibility.COOP,
         ),
     ],
 }
@@ -255,7 +257,7 @@ CALLS: dict[str, list[dict[str, Any]]] = {
             "ends": "2027-05-31",
             "deadline": "2027-01-31",
             "compensation": "Arvode enligt avtal",
-            "visibility": "public",
+            "visibility": Visibility.PUBLIC,
         },
         {
             "ref": "se-web-2027",
@@ -272,7 +274,7 @@ CALLS: dict[str, list[dict[str, Any]]] = {
             "ends": "2027-04-30",
             "deadline": "2027-01-15",
             "compensation": "45 000 SEK",
-            "visibility": "public",
+            "visibility": Visibility.PUBLIC,
         },
     ],
     "at": [
@@ -292,7 +294,7 @@ CALLS: dict[str, list[dict[str, Any]]] = {
             "ends": "2027-07-31",
             "deadline": "2027-03-01",
             "compensation": "Tagessatz 280 €",
-            "visibility": "public",
+            "visibility": Visibility.PUBLIC,
         },
     ],
     "de": [
@@ -311,7 +313,7 @@ CALLS: dict[str, list[dict[str, Any]]] = {
             "ends": "2027-04-30",
             "deadline": "2027-02-15",
             "compensation": "Nach Absprache",
-            "visibility": "public",
+            "visibility": Visibility.PUBLIC,
         },
     ],
 }

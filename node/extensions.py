@@ -1,7 +1,8 @@
-"""Optional services plugged into a node after the core blueprints: federation, matchmaking.
+"""The services plugged into a node after its pages and API: federation, matchmaking.
 
-Each ``install`` wires listeners (domain events), worker jobs and blueprints. Kept in one place
-so the order is explicit: federation first (matchmaking listens to what federation stores).
+Each ``install`` sets its field on the :class:`~node.state.NodeState` and wires listeners
+(domain events), worker jobs and blueprints. Kept in one place so the order is explicit:
+federation first (matchmaking listens to what federation stores).
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ from node.state import NodeState
 
 def install(app: Flask, state: NodeState) -> None:
     """Federation (ActivityPub routes, publishing listeners, worker jobs); matchmaking next."""
-    from node import federation
-    from node.views import admin_federation, ap
+    from node import ap
+    from node.ap import inbox, service
+    from node.web import admin_federation
 
-    federation.install(state)
-    app.register_blueprint(ap.bp)
+    service.install(state)
+    for blueprint in ap.blueprints():
+        app.register_blueprint(blueprint)
     app.register_blueprint(admin_federation.bp)
-    csrf = app.extensions["csrf"]
-    for view in ap.INBOX_VIEWS:
-        csrf.exempt(view)
+    # Servers POST to inboxes: no form, no session, no CSRF token (HTTP signatures instead).
+    app.extensions["csrf"].exempt(inbox.bp)
 
     # Matchmaking after federation: its listener then sees what federation's handlers stored.
-    from node import matching
-    from node.views import matching as matching_views
+    from node import match_service
+    from node.web import matches
 
-    matching.install(state)
-    app.register_blueprint(matching_views.bp)
+    match_service.install(state)
+    app.register_blueprint(matches.bp)

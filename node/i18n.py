@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, g, request, session
 from flask_babel import Babel
 
-from node.settings import UI_LANGUAGES
+from profiles.languages import UI_LANGUAGES
 
 LANGUAGE_NAMES = {
     "en": "English",

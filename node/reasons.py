@@ -71,6 +71,7 @@ def _related(reason: mm.Reason, vocab: Vocabulary, lang: str) -> tuple[str, str]
     return wanted, held
 
 
+# size: one flat table of every reason code's sentences (gettext needs each msgid literal)
 def sentence(reason: mm.Reason, vocab: Vocabulary, lang: str, perspective: str) -> str:
     """The reason as one sentence in the active gettext locale, labels in ``lang``.
 

@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from profiles.languages import DEFAULT_UI_LANGUAGE
+
 SETTINGS_FILE = "coopfed.toml"
-UI_LANGUAGES = ("en", "de", "sv", "fr", "nl", "it", "es")
 
 
 class Settings(BaseSettings):
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     # Never in production.
     dev_mode: bool = False
     # Language of the UI when the browser states no preference we support.
-    default_language: str = "en"
+    default_language: str = DEFAULT_UI_LANGUAGE
     # Run the delivery/inbox worker loop in a thread of the web process (embedded mode).
     # Production runs `coopfed worker` processes instead and sets this to false.
     worker_in_process: bool = True

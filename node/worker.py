@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
-from node.state import NodeState
+from node.state import Job, NodeState
 
 log = logging.getLogger("coopfed.worker")
-
-# A job does one bounded step of work and returns how many items it handled.
-Job = Callable[[NodeState], int]
 
 
 class Worker:
@@ -23,8 +19,7 @@ class Worker:
 
     @property
     def jobs(self) -> list[tuple[str, Job]]:
-        jobs: list[tuple[str, Job]] = self.state.services.setdefault("worker_jobs", [])
-        return jobs
+        return self.state.jobs
 
     def run_once(self) -> int:
         """Run every job once; the number of items handled in all."""
@@ -53,5 +48,4 @@ class Worker:
 
 
 def register_job(state: NodeState, name: str, job: Job) -> None:
-    jobs: list[tuple[str, Job]] = state.services.setdefault("worker_jobs", [])
-    jobs.append((name, job))
+    state.add_job(name, job)

@@ -3,45 +3,38 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from federation.db import utcnow
+from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
 from profiles import events, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from profiles.models import CALL_STATUSES, Call, CallLanguage, CallSkill, Member
+from profiles.fields import CALL_STATUSES, CallData, CallFields, max_length
+from profiles.models import Call, CallLanguage, CallSkill, Member
+from profiles.remote import RemoteCall
+from profiles.visibility import (
+    DEFAULT_CALL,
+    Audience,
+    may_view,
+    viewer_audience,
+    visible_clause,
+)
 from profiles.vocabulary import Vocabulary
 
-MAX_SKILLS = 30
-MAX_LANGUAGES = 8
-
-
-@dataclass
-class CallData:
-    title: str = ""
-    description: str = ""
-    language: str = "en"  # language the text is written in
-    skills_required: list[str] = field(default_factory=list)
-    skills_optional: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)  # working languages
-    country: str = ""
-    city: str = ""
-    remote: bool = False
-    starts: date | None = None
-    ends: date | None = None
-    deadline: date | None = None
-    compensation: str = ""
-    visibility: str = "public"
-    status: str = "open"
-    ref: str | None = None
+MAX_SKILLS = max_length(CallFields, "skills_required")  # required and optional together
+MAX_LANGUAGES = max_length(CallFields, "languages")
+_TITLE, _DESCRIPTION, _CITY, _COMPENSATION, _REF = (
+    max_length(CallFields, n) for n in ("title", "description", "city", "compensation", "ref")
+)
 
 
 def call_data(call: Call) -> CallData:
@@ -65,39 +58,11 @@ def call_data(call: Call) -> CallData:
     )
 
 
-def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
-    errors: dict[str, str] = {}
-    out = CallData()
-
-    def check(name: str, fn: Callable[[], Any], default: Any) -> Any:
-        try:
-            return fn()
-        except ValueError as exc:
-            errors[name] = str(exc)
-            return default
-
-    out.title = check(
-        "title", lambda: plain_text(validation.text(data.title, 200, required=True)), ""
-    )
-    if not out.title and "title" not in errors:
-        errors["title"] = "required"
-    out.description = check(
-        "description", lambda: sanitize_html(validation.text(data.description, 10000)), ""
-    )
-    out.language = check("language", lambda: validation.language(data.language), "en")
-    out.country = check("country", lambda: validation.country(data.country), "")
-    out.city = check("city", lambda: plain_text(validation.text(data.city, 120)), "")
-    out.remote = bool(data.remote)
-    out.compensation = check(
-        "compensation", lambda: plain_text(validation.text(data.compensation, 200)), ""
-    )
-    out.visibility = check(
-        "visibility", lambda: validation.visibility(data.visibility, "public"), "public"
-    )
-    if data.status not in CALL_STATUSES:
-        errors["status"] = "open or closed"
-    out.status = data.status
-    out.ref = check("ref", lambda: validation.text(data.ref, 128) or None, None)
+def _check_skills(
+    data: CallData, vocab: Vocabulary, errors: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Required and optional concepts, known and deduplicated (a required one is not also
+    optional); problems go to ``errors``."""
     required: list[str] = []
     optional: list[str] = []
     for iri in data.skills_required:
@@ -112,7 +77,45 @@ def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
             optional.append(iri)
     if len(required) + len(optional) > MAX_SKILLS:
         errors["skills_required"] = f"at most {MAX_SKILLS} skills in all"
-    out.skills_required, out.skills_optional = required, optional
+    return required, optional
+
+
+def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
+    errors: dict[str, str] = {}
+    out = CallData()
+
+    def check(name: str, fn: Callable[[], Any], default: Any) -> Any:
+        try:
+            return fn()
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return default
+
+    out.title = check(
+        "title", lambda: plain_text(validation.text(data.title, _TITLE, required=True)), ""
+    )
+    if not out.title and "title" not in errors:
+        errors["title"] = "required"
+    out.description = check(
+        "description", lambda: sanitize_html(validation.text(data.description, _DESCRIPTION)), ""
+    )
+    out.language = check("language", lambda: validation.language(data.language), "en")
+    out.country = check("country", lambda: validation.country(data.country), "")
+    out.city = check("city", lambda: plain_text(validation.text(data.city, _CITY)), "")
+    out.remote = bool(data.remote)
+    out.compensation = check(
+        "compensation", lambda: plain_text(validation.text(data.compensation, _COMPENSATION)), ""
+    )
+    out.visibility = check(
+        "visibility",
+        lambda: validation.visibility(data.visibility, DEFAULT_CALL.value),
+        DEFAULT_CALL.value,
+    )
+    if data.status not in CALL_STATUSES:
+        errors["status"] = "open or closed"
+    out.status = data.status
+    out.ref = check("ref", lambda: validation.text(data.ref, _REF) or None, None)
+    out.skills_required, out.skills_optional = _check_skills(data, vocab, errors)
     langs: list[str] = []
     for code in data.languages:
         lang = check("languages", partial(validation.language, code), None)
@@ -218,6 +221,37 @@ def delete_call(session: Session, call: Call, actor: Member) -> None:
     session.flush()
 
 
+def save_remote_call(
+    session: Session, record: RemoteCall, author: Member | Callable[[], Member]
+) -> Call:
+    """Create or update a call received from a partner, through the same field writer as local
+    edits. ``author`` is its author's row (see :func:`profiles.members.save_remote_member`), or
+    gives it once the call may be written (finding it may fetch). Never touches a local call,
+    and a call never changes its author (Forbidden)."""
+    call = session.scalar(select(Call).where(Call.ap_id == record.ap_id))
+    if call is not None and call.local:
+        raise Forbidden("a remote document cannot overwrite a local call")
+    if not isinstance(author, Member):
+        author = author()
+    if call is None:
+        call = Call(
+            ap_id=record.ap_id,
+            public_id=uuid.uuid4().hex[:16],
+            local=False,
+            node=record.node,
+            author=author,
+            title=record.title,
+        )
+        session.add(call)
+    elif call.author_id != author.id:
+        raise Forbidden("a call cannot change its author")
+    call.url = record.url
+    _apply(call, record.data())
+    session.flush()
+    events.emit(session, events.CALL_SAVED, call)
+    return call
+
+
 def get_by_public_id(session: Session, public_id: str) -> Call:
     call = session.scalar(
         select(Call)
@@ -237,13 +271,10 @@ def get_by_ref(session: Session, ctx: NodeContext, ref: str) -> Call:
 
 
 def can_view(call: Call, viewer: Member | None) -> bool:
-    """Public calls for everyone; partner/coop calls for signed-in members of this node
-    (remote calls only reach us when their visibility allowed partners)."""
-    if call.visibility == "public":
-        return True
-    if viewer is None or not viewer.local:
-        return False
-    return call.local or call.visibility == "partners"
+    """May ``viewer`` (None: anonymous) see the call? :func:`profiles.visibility.may_view` for
+    the viewer's audience: public calls for everyone; partners' and coop calls for members
+    signed in here (remote calls only reach us when their visibility allowed partners)."""
+    return may_view(call.visibility, local=call.local, audience=viewer_audience(viewer))
 
 
 @dataclass
@@ -260,12 +291,13 @@ class CallQuery:
 
 
 def visible_calls(viewer: Member | None) -> Select[Call]:
-    query = select(Call)
-    if viewer is None or not viewer.local:
-        query = query.where(Call.visibility == "public")
-    else:
-        query = query.where((Call.local) | (Call.visibility != "coop"))
-    return query
+    """The calls ``viewer`` may see (see :func:`can_view`)."""
+    return select(Call).where(calls_visible_to(viewer_audience(viewer)))
+
+
+def calls_visible_to(audience: Audience) -> ColumnElement[bool]:
+    """The SQL condition selecting the calls ``audience`` may see."""
+    return visible_clause(Call.visibility, Call.local, audience)
 
 
 def list_calls(session: Session, viewer: Member | None, q: CallQuery) -> tuple[list[Call], int]:

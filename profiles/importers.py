@@ -63,52 +63,26 @@ from profiles import events, validation
 from profiles import members as member_service
 from profiles.context import NodeContext
 from profiles.errors import DomainError, ValidationError
+from profiles.fields import (
+    CALL_IMPORT_FIELDS,
+    MEMBER_IMPORT_FIELDS,
+    CallFields,
+    ProfileFields,
+    max_length,
+)
 from profiles.linking import normalise
 from profiles.models import Call, ConceptLabel, Member
+from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE
 from profiles.vocabulary import Vocabulary
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_ITEM_CHARS = 255
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 
-MEMBER_FIELDS = frozenset(
-    {
-        "username",
-        "name",
-        "email",
-        "summary",
-        "country",
-        "city",
-        "languages",
-        "occupations",
-        "skills",
-        "available_from",
-        "available_until",
-        "remote",
-        "visibility",
-    }
-)
-CALL_FIELDS = frozenset(
-    {
-        "ref",
-        "author",
-        "title",
-        "description",
-        "language",
-        "skills_required",
-        "skills_optional",
-        "languages",
-        "country",
-        "city",
-        "remote",
-        "starts",
-        "ends",
-        "deadline",
-        "compensation",
-        "visibility",
-        "status",
-    }
-)
+# Keys a line may have (profiles.fields); text caps below are the fields' limits.
+MEMBER_FIELDS = MEMBER_IMPORT_FIELDS
+CALL_FIELDS = CALL_IMPORT_FIELDS
+_CODE, _WORD = 8, 16  # caps of raw codes ("SE", "en") and words ("partners", "open")
 
 
 class LineError(Exception):
@@ -310,12 +284,12 @@ def _member_profile(
     if (start is None) != (end is None):
         raise LineError("available_from and available_until come together")
     profile = member_service.ProfileData(
-        name=p.string(data, "name"),
-        summary=p.string(data, "summary", 5000),
-        country=p.string(data, "country", 8),
-        city=p.string(data, "city", 120),
+        name=p.string(data, "name", max_length(ProfileFields, "name")),
+        summary=p.string(data, "summary", max_length(ProfileFields, "summary")),
+        country=p.string(data, "country", _CODE),
+        city=p.string(data, "city", max_length(ProfileFields, "city")),
         remote=p.flag(data, "remote"),
-        visibility=p.string(data, "visibility", 16) or "partners",
+        visibility=p.string(data, "visibility", _WORD) or DEFAULT_PROFILE.value,
         languages=languages,
         occupations=p.concepts(
             data, "occupations", "occupation", lang, member_service.MAX_OCCUPATIONS
@@ -330,8 +304,8 @@ def _call_data(p: _Parser, data: dict[str, Any]) -> tuple[str, call_service.Call
     author = data.get("author")
     if not isinstance(author, str) or not author.strip():
         raise LineError("author: required (a user name of this node)")
-    ref = p.string(data, "ref", 128) or None
-    language = p.string(data, "language", 8) or "en"
+    ref = p.string(data, "ref", max_length(CallFields, "ref")) or None
+    language = p.string(data, "language", _CODE) or "en"
     try:
         language = validation.language(language)
     except ValueError as exc:
@@ -341,21 +315,21 @@ def _call_data(p: _Parser, data: dict[str, Any]) -> tuple[str, call_service.Call
         raise LineError('languages: a list of language codes such as ["en", "sv"]')
     limit = call_service.MAX_SKILLS
     return author.strip().lower(), call_service.CallData(
-        title=p.string(data, "title"),
-        description=p.string(data, "description", 10000),
+        title=p.string(data, "title", max_length(CallFields, "title")),
+        description=p.string(data, "description", max_length(CallFields, "description")),
         language=language,
         skills_required=p.concepts(data, "skills_required", None, language, limit),
         skills_optional=p.concepts(data, "skills_optional", None, language, limit),
         languages=languages,
-        country=p.string(data, "country", 8),
-        city=p.string(data, "city", 120),
+        country=p.string(data, "country", _CODE),
+        city=p.string(data, "city", max_length(CallFields, "city")),
         remote=p.flag(data, "remote"),
         starts=p.day(data, "starts"),
         ends=p.day(data, "ends"),
         deadline=p.day(data, "deadline"),
-        compensation=p.string(data, "compensation"),
-        visibility=p.string(data, "visibility", 16) or "public",
-        status=p.string(data, "status", 16) or "open",
+        compensation=p.string(data, "compensation", max_length(CallFields, "compensation")),
+        visibility=p.string(data, "visibility", _WORD) or DEFAULT_CALL.value,
+        status=p.string(data, "status", _WORD) or "open",
         ref=ref,
     )
 

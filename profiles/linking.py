@@ -20,7 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-LANGUAGES = ("en", "de", "sv", "fr", "nl", "it", "es")
+from profiles.languages import UI_LANGUAGES
+
+# The languages the linker knows labels in: the UI languages (profiles.languages).
+LANGUAGES = UI_LANGUAGES
 
 # Auto-linking (imports) accepts the best concept only when it is this sure; anything less is
 # reported as unlinked rather than guessed.

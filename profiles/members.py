@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from federation.db import utcnow
+from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
 from profiles import events, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
+from profiles.fields import Link, ProfileData, ProfileFields, max_length
 from profiles.models import (
     AvailabilityRange,
     LoginAttempt,
@@ -25,30 +27,17 @@ from profiles.models import (
     PortfolioLink,
 )
 from profiles.passwords import hash_password, verify_password
+from profiles.remote import RemoteProfile
+from profiles.visibility import DEFAULT_PROFILE, Audience, viewer_audience, visible_clause
 from profiles.vocabulary import Vocabulary
 
-MAX_SKILLS = 60
-MAX_OCCUPATIONS = 10
-MAX_LANGUAGES = 12
-MAX_LINKS = 10
-MAX_RANGES = 12
-
-
-@dataclass
-class ProfileData:
-    """Everything a member can edit on their profile, already parsed into typed values."""
-
-    name: str = ""
-    summary: str = ""
-    country: str = ""
-    city: str = ""
-    remote: bool = False
-    visibility: str = "partners"
-    languages: list[tuple[str, str]] = field(default_factory=list)  # (code, level)
-    occupations: list[str] = field(default_factory=list)  # ESCO IRIs
-    skills: list[str] = field(default_factory=list)  # ESCO IRIs
-    availability: list[tuple[date, date]] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)  # (url, title)
+MAX_SKILLS = max_length(ProfileFields, "skills")
+MAX_OCCUPATIONS = max_length(ProfileFields, "occupations")
+MAX_LANGUAGES = max_length(ProfileFields, "languages")
+MAX_LINKS = max_length(ProfileFields, "links")
+MAX_RANGES = max_length(ProfileFields, "availability")
+_NAME, _SUMMARY, _CITY = (max_length(ProfileFields, n) for n in ("name", "summary", "city"))
+_LINK_TITLE = max_length(Link, "title")
 
 
 def profile_data(member: Member) -> ProfileData:
@@ -86,6 +75,23 @@ def _language_pair(code: str, level: str) -> tuple[str, str]:
     return validation.language(code), validation.level(level)
 
 
+def _check_ranges(
+    periods: Sequence[tuple[date, date]], errors: dict[str, str]
+) -> list[tuple[date, date]]:
+    """Availability periods, sorted and deduplicated; problems go to ``errors``."""
+    ranges = []
+    for start, end in periods:
+        if start > end:
+            errors["availability"] = "a period ends before it starts"
+        elif end - start > timedelta(days=3 * 366):
+            errors["availability"] = "a period longer than three years"
+        else:
+            ranges.append((start, end))
+    if len(ranges) > MAX_RANGES:
+        errors["availability"] = f"at most {MAX_RANGES} periods"
+    return sorted(set(ranges))
+
+
 def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
     """Check and normalise; raise ValidationError naming every bad field."""
     errors: dict[str, str] = {}
@@ -100,13 +106,15 @@ def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
         return None
 
     out = ProfileData()
-    out.name = check("name", lambda: plain_text(validation.text(data.name, 200))) or ""
-    out.summary = check("summary", lambda: sanitize_html(validation.text(data.summary, 5000))) or ""
+    out.name = check("name", lambda: plain_text(validation.text(data.name, _NAME))) or ""
+    out.summary = (
+        check("summary", lambda: sanitize_html(validation.text(data.summary, _SUMMARY))) or ""
+    )
     out.country = check("country", lambda: validation.country(data.country)) or ""
-    out.city = check("city", lambda: plain_text(validation.text(data.city, 120))) or ""
+    out.city = check("city", lambda: plain_text(validation.text(data.city, _CITY))) or ""
     out.remote = bool(data.remote)
     out.visibility = (
-        check("visibility", lambda: validation.visibility(data.visibility)) or "partners"
+        check("visibility", lambda: validation.visibility(data.visibility)) or DEFAULT_PROFILE.value
     )
     langs: dict[str, str] = {}
     for code, lvl in data.languages:
@@ -129,22 +137,12 @@ def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
         check("skills", lambda: _check_concepts(data.skills, "skill", vocab, MAX_SKILLS, "skills"))
         or []
     )
-    ranges = []
-    for start, end in data.availability:
-        if start > end:
-            errors["availability"] = "a period ends before it starts"
-        elif end - start > timedelta(days=3 * 366):
-            errors["availability"] = "a period longer than three years"
-        else:
-            ranges.append((start, end))
-    if len(ranges) > MAX_RANGES:
-        errors["availability"] = f"at most {MAX_RANGES} periods"
-    out.availability = sorted(set(ranges))
+    out.availability = _check_ranges(data.availability, errors)
     links = []
     for url, title in data.links:
         checked = check("links", partial(validation.web_url, url))
         if checked:
-            links.append((checked, plain_text(title or "")[:200]))
+            links.append((checked, plain_text(title or "")[:_LINK_TITLE]))
     if len(links) > MAX_LINKS:
         errors["links"] = f"at most {MAX_LINKS}"
     out.links = links
@@ -247,6 +245,31 @@ def update_profile(
     return member
 
 
+def save_remote_member(session: Session, record: RemoteProfile) -> Member:
+    """Create or update a member received from a partner, through the same field writer as
+    local edits (:func:`apply_profile`). Never touches a local row (Forbidden). A user name
+    that moved to another actor id on its node replaces the old remote row."""
+    member = session.scalar(select(Member).where(Member.ap_id == record.ap_id))
+    if member is not None and member.local:
+        raise Forbidden("a remote document cannot overwrite a local member")
+    if member is None:
+        clash = session.scalar(
+            select(Member).where(Member.node == record.node, Member.username == record.username)
+        )
+        if clash is not None and not clash.local:
+            session.delete(clash)  # the username moved to another actor id on that node
+            session.flush()
+        member = Member(ap_id=record.ap_id, local=False, node=record.node, username=record.username)
+        session.add(member)
+    member.avatar, member.url = record.avatar, record.url
+    if record.coop_name:
+        member.coop_name = record.coop_name
+    apply_profile(member, record.data())
+    session.flush()
+    events.emit(session, events.MEMBER_SAVED, member)
+    return member
+
+
 def set_password(member: Member, password: str) -> None:
     try:
         member.password_hash = hash_password(password)
@@ -335,23 +358,19 @@ class DirectoryQuery:
 
 
 def visible_members(viewer: Member | None) -> Select[Member]:
-    """Members the viewer may see. Signed-in members of this node see every local member and
-    what partners sent us (partners only send profiles whose owners allowed it); everyone
-    else sees public profiles only."""
-    query = select(Member)
-    if viewer is None or not viewer.local:
-        query = query.where(Member.visibility == "public")
-    else:
-        # Remote rows marked coop-only are stubs (the author of a partner's call whose profile
-        # its coop keeps to itself): they name an author, they are not directory entries.
-        query = query.where(Member.local | (Member.visibility != "coop"))
-    return query
+    """Members the viewer may see (:func:`profiles.visibility.may_view` for the viewer's
+    audience): members of this node signed in here see every local member and what partners
+    sent us, except coop-level author stubs; everyone else sees public profiles only."""
+    return select(Member).where(members_visible_to(viewer_audience(viewer)))
 
 
-def search_directory(
-    session: Session, viewer: Member | None, q: DirectoryQuery
-) -> tuple[list[Member], int]:
-    query = visible_members(viewer)
+def members_visible_to(audience: Audience) -> ColumnElement[bool]:
+    """The SQL condition selecting the members ``audience`` may see."""
+    return visible_clause(Member.visibility, Member.local, audience)
+
+
+def _directory_filters(query: Select[Member], q: DirectoryQuery) -> Select[Member]:
+    """``query`` narrowed to the directory search ``q``."""
     if q.skill:
         query = query.where(
             exists().where(
@@ -397,6 +416,13 @@ def search_directory(
                 Member.username.ilike(like, escape="\\"),
             )
         )
+    return query
+
+
+def search_directory(
+    session: Session, viewer: Member | None, q: DirectoryQuery
+) -> tuple[list[Member], int]:
+    query = _directory_filters(visible_members(viewer), q)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     per_page = max(1, min(q.per_page, 100))
     page = max(1, q.page)

@@ -22,10 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from federation.db import Base, utcnow
+from profiles.fields import CALL_STATUSES as CALL_STATUSES  # re-export
+from profiles.languages import LANGUAGE_LEVELS as LANGUAGE_LEVELS  # re-export (node.forms)
+from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE, VALUES
 
-VISIBILITIES = ("public", "partners", "coop")
-CALL_STATUSES = ("open", "closed")
-LANGUAGE_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
+VISIBILITIES = VALUES  # the rules: profiles.visibility
 CONCEPT_KINDS = ("skill", "occupation")
 
 
@@ -81,7 +82,7 @@ class Member(Base):
     country: Mapped[str] = mapped_column(String(2), default="", index=True)
     city: Mapped[str] = mapped_column(String(120), default="")
     remote: Mapped[bool] = mapped_column(Boolean, default=False)
-    visibility: Mapped[str] = mapped_column(String(16), default="partners")
+    visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_PROFILE.value)
     avatar: Mapped[str | None] = mapped_column(String(255), nullable=True)  # file name or URL
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # profile page (remote)
     coop_name: Mapped[str] = mapped_column(String(200), default="")
@@ -193,7 +194,7 @@ class Call(Base):
     deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
     compensation: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
-    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_CALL.value)
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # page (remote)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -251,7 +252,7 @@ class NodeMeta(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-# --- federation (profiles/federation.py) --------------------------------------------------------
+# --- federation (profiles/ap/) -----------------------------------------------------------------
 
 PARTNERSHIP_STATES = ("requested", "pending", "active", "rejected")
 

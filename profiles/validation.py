@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 
-from profiles.models import LANGUAGE_LEVELS, VISIBILITIES
+from profiles.languages import LANGUAGE_LEVELS
+from profiles.visibility import DEFAULT_PROFILE, VALUES, Visibility
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
 # Names of the node's own actors and routes: a member called "calls" would shadow @calls@DOMAIN.
@@ -73,11 +74,12 @@ def level(value: str | None) -> str:
     return normalised
 
 
-def visibility(value: str | None, default: str = "partners") -> str:
-    value = (value or default).strip().lower()
-    if value not in VISIBILITIES:
-        raise ValueError("one of public, partners, coop")
-    return value
+def visibility(value: str | None, default: str = DEFAULT_PROFILE.value) -> str:
+    """A submitted visibility (see :mod:`profiles.visibility`); ``default`` when empty."""
+    try:
+        return Visibility.parse(value, default=Visibility(default)).value
+    except ValueError:
+        raise ValueError("one of " + ", ".join(VALUES)) from None
 
 
 def iso_date(value: object) -> date | None:

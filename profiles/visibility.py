@@ -78,6 +78,14 @@ _LEVEL = {
 }
 
 
+def viewer_audience(viewer: Any | None) -> Audience:
+    """The audience of a person viewing pages or the API of this node: a member signed in here
+    (``viewer.local``) is the coop; anyone else, signed in or not, is the public."""
+    if viewer is not None and bool(viewer.local):
+        return Audience.COOP
+    return Audience.PUBLIC
+
+
 def _vis(value: str | Visibility) -> Visibility:
     return Visibility.parse(value)
 
@@ -239,5 +247,6 @@ __all__ = [
     "recipients",
     "searchable",
     "served_levels",
+    "viewer_audience",
     "visible_clause",
 ]

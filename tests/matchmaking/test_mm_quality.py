@@ -8,11 +8,11 @@ import random
 
 import pytest
 from evaluate import DenseBaseline, evaluate
-from gen_data import ESCO_DIR, generate, to_profile
+from gen_data import generate, to_profile
 
 from matchmaking import MatchIndex
 
-pytestmark = pytest.mark.skipif(not ESCO_DIR.exists(), reason="ESCO test data not available")
+pytestmark = pytest.mark.usefixtures("esco_dir")  # skips, or fails under COOPFED_REQUIRE_ALL=1
 
 
 @pytest.fixture(scope="module")

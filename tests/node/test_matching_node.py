@@ -206,7 +206,7 @@ def test_deleted_member_is_gone_at_once(app, call_id):
     client = app.test_client()
     sign_in(client, "anna")
     assert "karl" in usernames(matches(client, call_id))
-    service = _state(app).services["matching"]
+    service = _state(app).match_service()
     assert service.builds == 1
     with _state(app).session() as s:
         karl = s.scalar(select(Member).where(Member.username == "karl"))
@@ -229,7 +229,7 @@ def test_rolled_back_delete_changes_nothing(app, call_id):
         key = karl.ap_id
         member_service.delete_member(s, karl)
         s.rollback()
-    assert _state(app).services["matching"].indexed(key)
+    assert _state(app).match_service().indexed(key)
     assert "karl" in usernames(matches(client, call_id))
 
 
@@ -324,7 +324,7 @@ def test_worker_drops_rows_another_process_deleted(app, call_id):
     sign_in(client, "anna")
     assert "sven" in usernames(matches(client, call_id))
     state = _state(app)
-    service = state.services["matching"]
+    service = state.match_service()
     # Another process deletes Sven: we see no event, only the row is gone.
     with state.engine.begin() as conn:
         conn.execute(Member.__table__.delete().where(Member.username == "sven"))

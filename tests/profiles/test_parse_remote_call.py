@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from federation.errors import BadRequest
-from profiles.activitypub import parse_call
+from profiles.ap.mapping import parse_call
 
 PAGE = {
     "id": "https://smart.de/calls/abc",
@@ -26,8 +26,8 @@ PAGE = {
 )
 def test_author_forms(attributed_to) -> None:
     values = parse_call({**PAGE, "attributedTo": attributed_to})
-    assert values["author_ap_id"] == "https://smart.de/members/mia"
-    assert "<script" not in values["description"]
+    assert values.author_ap_id == "https://smart.de/members/mia"
+    assert "<script" not in values.description
 
 
 def test_author_on_another_host_is_refused() -> None:

@@ -208,9 +208,7 @@ def esco_iris(filename: str) -> frozenset[str]:
         return frozenset(row["conceptUri"] for row in csv.DictReader(f))
 
 
-@pytest.mark.skipif(
-    not ESCO_DIR.is_dir(), reason=f"ESCO test data not found at {ESCO_DIR}; IRIs not checked"
-)
+@pytest.mark.usefixtures("esco_dir")  # skips, or fails under COOPFED_REQUIRE_ALL=1
 def test_every_iri_exists_in_esco() -> None:
     occupations = esco_iris("occupations_en.csv")
     skills = esco_iris("skills_en.csv")

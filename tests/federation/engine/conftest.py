@@ -1,5 +1,5 @@
-"""Fixtures for the federation engine: a database (SQLite file, or a private PostgreSQL schema
-when COOPFED_TEST_DATABASE_URL is set) and a fake fediverse.
+"""Fixtures for the federation engine: a database (``throwaway_db``: a SQLite file, or a private
+PostgreSQL schema when COOPFED_TEST_DATABASE_URL is set) and a fake fediverse.
 
 The fake fediverse is a requests transport adapter mounted on the Transport's one Session: it
 serves canned actors/WebFinger documents for reserved names (*.test), records every request and
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import secrets
 import shutil
 import socket
 import threading
@@ -26,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 from requests.adapters import BaseAdapter
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import federation.models  # noqa: F401  (registers the tables on Base.metadata)
@@ -37,8 +35,8 @@ from federation.inbox import receive
 from federation.keys import generate_rsa_keypair
 from federation.policy import DomainPolicy
 from federation.transport import Transport
+from tests.conftest import PG_URL, ThrowawayDatabase  # noqa: F401  (PG_URL: for PG-only tests)
 
-PG_URL = os.environ.get("COOPFED_TEST_DATABASE_URL")
 PUBLIC_IP = "93.184.216.34"
 LOCAL = "https://coop.test/actors/coop"
 LOCAL_KEY_ID = f"{LOCAL}#main-key"
@@ -57,32 +55,25 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Any]:
-    if PG_URL:
-        schema = "fedeng_" + secrets.token_hex(6)
-        admin = create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-        Base.metadata.create_all(eng)
-        yield eng
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(
-                text("SET LOCAL lock_timeout = '20s'")
-            )  # a leaked session fails, not hangs
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-    else:
-        # Copy a schema made once per session: create_all costs ~0.3 s of fsyncs per test.
-        path = tmp_path / "fed.db"
-        shutil.copyfile(sqlite_template, path)
-        eng = create_engine(f"sqlite:///{path}")
+def _engine_without_node(url: str, **kwargs: Any) -> Any:
+    """The engine's tests use plain SQLAlchemy engines (the federation package knows no node)."""
+    eng = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
         # Durability is not under test; fsync per commit made the suite 3x slower.
         event.listen(eng, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
-        yield eng
-        eng.dispose()
+    return eng
+
+
+@pytest.fixture
+def engine(throwaway_db: Callable[..., ThrowawayDatabase], sqlite_template: Path) -> Any:
+    db = throwaway_db("fed", make_engine=_engine_without_node)
+    if db.sqlite_path is not None:
+        # Copy a schema made once per session (before the first connection opens the file):
+        # create_all costs ~0.3 s of fsyncs per test.
+        shutil.copyfile(sqlite_template, db.sqlite_path)
+    else:
+        Base.metadata.create_all(db.engine)
+    return db.engine
 
 
 @pytest.fixture

@@ -100,15 +100,15 @@ class Harness:
 
     @property
     def fed(self) -> Any:
-        return self.state.services["federation"]
+        return self.state.federation_service()
 
     @property
     def calls(self) -> str:
-        return str(self.fed.domain.calls_iri)
+        return str(self.fed.coop.calls_iri)
 
     @property
     def instance(self) -> str:
-        return str(self.fed.domain.instance_iri)
+        return str(self.fed.coop.instance_iri)
 
     def peer(self, doc: dict[str, Any], key: int = 1, key_url: str | None = None) -> Peer:
         """Serve ``doc`` (a copy with our test key) at its id, and at ``key_url`` if the key
@@ -153,7 +153,7 @@ def harness(
 ) -> Callable[..., Harness]:
     def build(*, dev_mode: bool) -> Harness:
         app = make_node(domain="coop.test", dev_mode=dev_mode)
-        fed = app.extensions["coopfed"].services["federation"]
+        fed = app.extensions["coopfed"].federation_service()
         fed.transport.session.mount("https://", fedi)
         fed.transport.session.mount("http://", fedi)
         fed.transport.resolver = public_dns

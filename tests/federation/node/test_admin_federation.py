@@ -7,7 +7,7 @@ import re
 from click.testing import CliRunner
 
 from federation.models import ActorBlock, DomainPolicyEntry
-from node.cli_federation import block, deliveries, unblock
+from node.cli.partners import block, deliveries, unblock
 from profiles import members as member_service
 
 

@@ -188,7 +188,7 @@ def test_accept_built_by_the_engine_carries_a_proof(node):
     """Activities the federation engine builds itself (Accept of a Follow) are proven through
     the node's session wiring, not only those the domain builds."""
     state = node.extensions["coopfed"]
-    coop = state.services["federation"].domain.instance_iri
+    coop = state.federation_service().coop.instance_iri
     with state.session() as s:
         s.add(
             Follower(
@@ -230,7 +230,7 @@ def test_partner_node_resolves_and_verifies_our_proofs(nodes) -> None:
         received = [json.loads(body) for body in s.scalars(select(InboxItem.body))]
         kinds = sorted(doc["type"] for doc in received)
         assert {"Follow", "Accept", "Create"} <= set(kinds), kinds
-        actors = b.state.services["federation"].actors(s)
+        actors = b.state.federation_service().actors(s)
         for doc in received:
             if doc["type"] == "Accept":
                 # The inbox stored the embedded Follow (B's own object) reduced to id and type,

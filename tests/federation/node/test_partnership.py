@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from federation import vocab
 from federation.models import InboxItem
-from node.cli_federation import partner
+from node.cli.partners import partner
 from profiles import calls as call_service
 from profiles import members as member_service
 from profiles.models import Call, Member, Partnership

@@ -40,7 +40,7 @@ def node_with_alice(make_node: Any, *followers: tuple[str, str]) -> tuple[Any, s
     ``coop`` —, follower actor IRI), each follower's inbox at ``/inbox`` on its host."""
     app = make_node(domain="smart.test")
     state = app.extensions["coopfed"]
-    fed = state.services["federation"].domain
+    fed = state.federation_service().coop
     with state.session() as s:
         member = member_service.create_member(
             s,
@@ -127,7 +127,7 @@ def test_a_public_call_made_partners_only_is_withdrawn_from_the_public(make_node
         ("coop", "https://smart.de/actor"),
     )
     state = app.extensions["coopfed"]
-    fed = state.services["federation"].domain
+    fed = state.federation_service().coop
     public_id = add_call(app, "Public at first: a light designer", "public")
     client = app.test_client()
     path = alice.split("smart.test", 1)[1]

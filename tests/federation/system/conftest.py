@@ -4,69 +4,31 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
-
-@dataclass
-class Database:
-    """An empty database (SQLite file or a fresh PostgreSQL schema) with every table made."""
-
-    url: str
-    schema: str | None
-    engine: Engine
-
-    def env(self) -> dict[str, str]:
-        """How a subprocess reaches the same database: ``SYS_DB_URL`` and ``SYS_DB_SCHEMA``."""
-        return {"SYS_DB_URL": self.url, "SYS_DB_SCHEMA": self.schema or ""}
+from tests.conftest import ThrowawayDatabase
 
 
 @pytest.fixture
-def make_db(tmp_path: Path) -> Iterator[Callable[[str], Database]]:
+def make_db(
+    throwaway_db: Callable[..., ThrowawayDatabase],
+) -> Callable[[str], ThrowawayDatabase]:
+    """make_db(name) -> a throwaway database with every table made (dropped after the test)."""
     from node import db as node_db
 
-    base_url = os.environ.get("COOPFED_TEST_DATABASE_URL")
-    made: list[Database] = []
-
-    def factory(name: str) -> Database:
-        if base_url:
-            schema = "s_" + secrets.token_hex(6)
-            admin = node_db.make_engine(base_url)
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            admin.dispose()
-            engine = node_db.make_engine(
-                base_url, connect_args={"options": f"-csearch_path={schema}"}
-            )
-            db = Database(base_url, schema, engine)
-        else:
-            url = f"sqlite:///{tmp_path / (name + '.db')}"
-            db = Database(url, None, node_db.make_engine(url))
+    def factory(name: str) -> ThrowawayDatabase:
+        db = throwaway_db(name)
         node_db.create_all(db.engine)
-        made.append(db)
         return db
 
-    yield factory
-    for db in made:
-        db.engine.dispose()
-        if db.schema and base_url:
-            admin = node_db.make_engine(base_url)
-            with admin.begin() as conn:
-                conn.execute(
-                    text("SET LOCAL lock_timeout = '20s'")
-                )  # a leaked session fails, not hangs
-                conn.execute(text(f"DROP SCHEMA {db.schema} CASCADE"))
-            admin.dispose()
+    return factory
 
 
 @pytest.fixture

@@ -280,7 +280,7 @@ def test_bovine_peer_follows_calls_and_verifies_our_deliveries(make_node, serve_
     app = make_node(domain=f"127.0.0.1:{port}", name="Coop A", country="SE")
     serve_wsgi(app, port)
     state = app.extensions["coopfed"]
-    fed = state.services["federation"]
+    fed = state.federation_service()
     base = f"http://127.0.0.1:{port}"
     calls = f"{base}/groups/calls"
     add_member(state, "alice")
@@ -337,16 +337,16 @@ def test_bovine_peer_follows_calls_and_verifies_our_deliveries(make_node, serve_
         # accepts Organization actors; bovine.testing's actor is a Person.
         with state.session() as s:
             with pytest.raises(BadRequest):
-                fed.domain.request_partnership(s, fed.actors(s), bovine_actor)
+                fed.coop.request_partnership(s, fed.actors(s), bovine_actor)
             s.rollback()
         # So the engine's follow, signed by our instance actor and delivered by our worker.
         with state.session() as s:
             follow = follow_remote(
                 s,
-                local_actor=fed.domain.instance_iri,
+                local_actor=fed.coop.instance_iri,
                 remote_actor=bovine_actor,
                 remote_inbox=followed["follow"]["actor"].removesuffix("/actor") + "/inbox",
-                follow_id=f"{fed.domain.instance_iri}#follows/bovine",
+                follow_id=f"{fed.coop.instance_iri}#follows/bovine",
             )
             s.commit()
         ours = peer.wait(

@@ -68,7 +68,7 @@ def make_receiver(db, transport):
 
     sessions = node_db.make_sessionmaker(db.engine)
     posts: list[str] = []
-    lock = threading.Lock()  # SQLite: one writer per process, as node.federation does
+    lock = threading.Lock()  # SQLite: one writer per process, as node.ap.service does
 
     def app(environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -99,7 +99,7 @@ def make_receiver(db, transport):
 def start_worker(db, remote_actor, worker_id: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
-        **db.env(),
+        **db.env("SYS_DB"),
         "SYS_REPO": str(REPO),
         "SYS_KEY_ID": remote_actor.key_id,
         "SYS_KEY_PEM": remote_actor.private_pem,

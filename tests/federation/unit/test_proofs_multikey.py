@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from federation.proofs import MULTIKEY_CONTEXT, actor_context, find_multikey, multikey
-from federation.vocab import AS_CONTEXT, SECURITY_CONTEXT, context_for
+from federation.vocab import AS_CONTEXT, SECURITY_CONTEXT
+from profiles.ap.context import context_for
 
 ACTOR = "https://a.example/users/alice"
 KEY = f"{ACTOR}#ed25519-key"

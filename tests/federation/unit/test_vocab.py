@@ -6,16 +6,15 @@ import json
 
 import pytest
 
+from federation import vocab
 from federation.errors import BadRequest, PayloadTooLarge
 from federation.vocab import (
     AS_CONTEXT,
-    COOPFED_CONTEXT,
     PUBLIC,
     SECURITY_CONTEXT,
     Activity,
     Actor,
     as_list,
-    context_for,
     first_iri,
     host_of,
     is_activitypub_content_type,
@@ -23,6 +22,7 @@ from federation.vocab import (
     parse_json,
     same_host,
 )
+from profiles.ap.context import COOPFED_CONTEXT, context_for  # the coop's terms on top
 
 MASTODON_ACTOR = {
     "@context": [
@@ -219,6 +219,14 @@ def test_contexts():
     assert sec["publicKeyPem"] == "sec:publicKeyPem"
     with pytest.raises(BadRequest, match="not bundled"):
         load_context("https://evil.example/context.jsonld")
+
+
+def test_generic_context_takes_a_domain_extension():
+    assert vocab.context_for("object") == [AS_CONTEXT, vocab.EXTENSION_CONTEXT]
+    actor = vocab.context_for("actor", {"coop": "https://x.example/ns#coop"})
+    assert actor[:2] == [AS_CONTEXT, SECURITY_CONTEXT]
+    assert actor[2] == {**vocab.EXTENSION_CONTEXT, "coop": "https://x.example/ns#coop"}
+    assert "coop" not in vocab.EXTENSION_CONTEXT and "requiredSkill" not in vocab.EXTENSION_CONTEXT
 
 
 def test_bundled_contexts_expand_with_pyld_offline():

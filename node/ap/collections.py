@@ -1,0 +1,179 @@
+"""Collections: outboxes, followers and following of our actors, and the partner collections.
+
+- A member's outbox lists what they sent to the public that is still public now; followers are
+  counted, never listed (only the coop's followers, the partner coops, are public knowledge).
+- ``/actor/members`` and ``/actor/calls`` page through full documents for partner backfill:
+  public items for anyone, partners-level ones for a GET signed by an active partner
+  (:func:`profiles.visibility.served_levels`).
+- Members who are not :func:`profiles.visibility.federated` have no collections (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, request
+from sqlalchemy import select
+
+from federation import outbox
+from node.ap import ap_response, fed, local_member, page_arg, signed_partner
+from node.web import ctx, db
+from profiles import visibility
+from profiles.models import Call, Member
+from profiles.visibility import Audience
+
+bp = Blueprint("ap_collections", __name__)
+
+# A member's outbox lists at most this many of their latest public activities.
+OUTBOX_LISTED = 1000
+
+
+def _collection(collection_id: str, total: int, items: list[Any] | None = None) -> Response:
+    """A collection head; with ``items`` also its single page (small collections)."""
+    page = page_arg()
+    if page is None or items is None:
+        return ap_response(outbox.ordered_collection(collection_id, total, paged=items is not None))
+    return ap_response(outbox.ordered_collection_page(collection_id, page, items, has_next=False))
+
+
+def _followers(actor_iri: str, *, listed: bool) -> Response:
+    """Followers: the partners' list is public knowledge; people's followers are counted only."""
+    collection_id = f"{actor_iri}/followers"
+    total = outbox.followers_total(db(), actor_iri)
+    page = page_arg()
+    if not listed or page is None:
+        return ap_response(outbox.ordered_collection(collection_id, total, paged=listed))
+    return ap_response(outbox.followers_page(db(), actor_iri, collection_id, page))
+
+
+def _public_calls(ap_ids: list[str]) -> set[str]:
+    """Those of ``ap_ids`` that are our own calls the public may see now."""
+    if not ap_ids:
+        return set()
+    public = visibility.served_levels(Audience.PUBLIC)
+    return set(
+        db().scalars(
+            select(Call.ap_id).where(
+                Call.ap_id.in_(ap_ids), Call.local.is_(True), Call.visibility.in_(public)
+            )
+        )
+    )
+
+
+def _public_outbox(member: Member) -> Response:
+    """What a stranger may see of what ``member`` sent: activities addressed to Public whose
+    object is still public now — a call since deleted or made partners-only, or a profile
+    since made partners-only, is not listed (nor counted: Mastodon shows ``totalItems`` as the
+    post count)."""
+    collection_id = f"{member.ap_id}/outbox"
+    sent = outbox.outbox_page(
+        db(), member.ap_id, collection_id, 1, page_size=OUTBOX_LISTED, public_only=True
+    )["orderedItems"]
+    pages = [
+        o["id"] for a in sent if isinstance(o := a.get("object"), dict) and o.get("type") == "Page"
+    ]
+    public_calls = _public_calls(pages)
+    profile_public = visibility.may_view(member.visibility, local=True, audience=Audience.PUBLIC)
+
+    def still_public(activity: dict) -> bool:
+        if activity.get("type") == "Delete":
+            return False  # like Mastodon's outbox: what is gone is not listed
+        obj = activity.get("object")
+        if isinstance(obj, dict) and obj.get("type") == "Page":
+            return obj.get("id") in public_calls
+        if isinstance(obj, dict) and obj.get("type") == "Person":
+            return profile_public
+        return True
+
+    items = [a for a in sent if still_public(a)]
+    page = page_arg()
+    if page is None:
+        return ap_response(outbox.ordered_collection(collection_id, len(items)))
+    start = (page - 1) * outbox.PAGE_SIZE
+    chunk = items[start : start + outbox.PAGE_SIZE]
+    has_next = len(items) > start + outbox.PAGE_SIZE
+    return ap_response(
+        outbox.ordered_collection_page(collection_id, page, chunk, has_next=has_next)
+    )
+
+
+@bp.route("/actor/followers")
+def instance_followers() -> Response:
+    return _followers(fed().coop.instance_iri, listed=True)
+
+
+@bp.route("/groups/calls/followers")
+def calls_followers() -> Response:
+    return _followers(fed().coop.calls_iri, listed=False)
+
+
+@bp.route("/actor/following")
+@bp.route("/groups/calls/following")
+def actor_following() -> Response:
+    return _collection(ctx().base_url + request.path, 0)
+
+
+@bp.route("/actor/outbox")
+def instance_outbox() -> Response:
+    return _collection(f"{fed().coop.instance_iri}/outbox", 0)
+
+
+@bp.route("/groups/calls/outbox")
+def calls_outbox() -> Response:
+    coop = fed().coop
+    collection_id = f"{coop.calls_iri}/outbox"
+    page = page_arg()
+    session = db()
+    total, items, has_next = coop.calls_outbox(session, page)
+    session.commit()  # the Group's proof key, if signing the page just made it
+    if page is None:
+        return ap_response(outbox.ordered_collection(collection_id, total))
+    doc = outbox.ordered_collection_page(collection_id, page, items, has_next=has_next)
+    return ap_response(doc)
+
+
+def _member_or_404(username: str) -> Member:
+    member = local_member(username)
+    if member is None or not visibility.federated(member.visibility):
+        abort(404)
+    return member
+
+
+@bp.route("/members/<username>/outbox")
+def member_outbox(username: str) -> Response:
+    return _public_outbox(_member_or_404(username))
+
+
+@bp.route("/members/<username>/followers")
+def member_followers(username: str) -> Response:
+    return _followers(_member_or_404(username).ap_id, listed=False)
+
+
+@bp.route("/members/<username>/following")
+def member_following(username: str) -> Response:
+    return _collection(f"{_member_or_404(username).ap_id}/following", 0)
+
+
+def _backfill_collection(kind: str) -> Response:
+    """Paged full Person / Page documents for partner backfill. Partners-visibility items
+    only for a GET signed by an active partner; public items for anyone."""
+    collection_id = f"{fed().coop.instance_iri}/{kind}"
+    partner = signed_partner() is not None
+    page = page_arg()
+    fetch = fed().coop.members_page if kind == "members" else fed().coop.calls_page
+    items, has_next, total = fetch(db(), page or 1, partner=partner)
+    if page is None:
+        return ap_response(outbox.ordered_collection(collection_id, total))
+    return ap_response(
+        outbox.ordered_collection_page(collection_id, page, items, has_next=has_next)
+    )
+
+
+@bp.route("/actor/members")
+def partner_members() -> Response:
+    return _backfill_collection("members")
+
+
+@bp.route("/actor/calls")
+def partner_calls() -> Response:
+    return _backfill_collection("calls")

@@ -1,0 +1,126 @@
+"""``coopfed import members | calls``: bulk import from JSON Lines files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node.cli import node_state
+
+
+@click.group("import")
+def import_() -> None:
+    """Bulk import from JSON Lines files (formats: see profiles/importers.py or the README)."""
+
+
+def _lines_with_progress(fh: Any, size: int, label: str) -> Iterator[bytes]:
+    with click.progressbar(length=size, label=label, file=sys.stderr, show_pos=False) as bar:
+        for raw in fh:
+            bar.update(len(raw))
+            yield raw
+
+
+def _print_result(result: Any, report_file: Path | None) -> None:
+    data = result.to_json()
+    click.echo(
+        f"{result.stored} {result.kind} stored, {len(result.skipped)} lines skipped "
+        f"({result.lines} lines in {result.seconds:.1f} s)"
+    )
+    for number, reason in result.skipped[:200]:
+        click.echo(f"  line {number}: {reason}")
+    if len(result.skipped) > 200:
+        click.echo(f"  … {len(result.skipped) - 200} more (see --report)")
+    if data["linked"]:
+        click.echo(f"Linked free text ({len(data['linked'])} distinct):")
+        for item in data["linked"][:50]:
+            click.echo(
+                f"  {item['text']!r} [{item['lang'] or '?'}] -> {item['label']} <{item['iri']}>"
+                f" ×{item['count']}"
+            )
+        if len(data["linked"]) > 50:
+            click.echo(f"  … {len(data['linked']) - 50} more (see --report)")
+    if data["unlinked"]:
+        total = sum(item["count"] for item in data["unlinked"])
+        click.echo(
+            f"Not linked, dropped ({len(data['unlinked'])} distinct, {total} in all) — "
+            "add them by hand or import ESCO (`coopfed taxonomy import-esco`):"
+        )
+        for item in data["unlinked"][:50]:
+            click.echo(f"  {item['text']!r} [{item['lang'] or '?'}] ×{item['count']}")
+        if len(data["unlinked"]) > 50:
+            click.echo(f"  … {len(data['unlinked']) - 50} more (see --report)")
+    if result.kind == "members" and result.without_password:
+        click.echo(
+            f"{result.without_password} imported members have no password and cannot sign in "
+            "until you run `coopfed member passwd USERNAME`."
+        )
+    if report_file:
+        report_file.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        click.echo(f"Full report written to {report_file}")
+
+
+def _import(ctx: click.Context, kind: str, file: Path, report: Path | None, batch: int) -> None:
+    from profiles import importers
+
+    state = node_state(ctx)
+    try:
+        fh = file.open("rb")
+        size = file.stat().st_size
+    except OSError as exc:
+        click.echo(f"Error: cannot read {file}: {exc.strerror}", err=True)
+        ctx.exit(1)
+    importer = importers.import_members if kind == "members" else importers.import_calls
+    with fh, state.session() as session:
+        vocab = state.vocabulary.get(session)
+        lines = _lines_with_progress(fh, size, f"Importing {kind}")
+        try:
+            result = importer(session, state.ctx, vocab, lines, batch_size=batch)
+        except OSError as exc:  # the file went away mid-way: what was committed stays
+            click.echo(f"Error: reading {file} failed: {exc}", err=True)
+            ctx.exit(1)
+    _print_result(result, report)
+
+
+@import_.command("members")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the full report as JSON.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Lines per commit.",
+)
+@click.pass_context
+def import_members(ctx: click.Context, file: Path, report: Path | None, batch: int) -> None:
+    """Import members from FILE (one JSON object per line)."""
+    _import(ctx, "members", file, report, batch)
+
+
+@import_.command("calls")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the full report as JSON.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Lines per commit.",
+)
+@click.pass_context
+def import_calls(ctx: click.Context, file: Path, report: Path | None, batch: int) -> None:
+    """Import project calls from FILE (one JSON object per line; authors must exist)."""
+    _import(ctx, "calls", file, report, batch)

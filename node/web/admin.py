@@ -1,0 +1,69 @@
+"""Admin pages: the node's local members, with forms to grant/remove admin and to delete.
+
+Admins cannot demote or delete themselves here, so a node always keeps the admin acting on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from node.web import admin_required, current_member, db, forms
+from profiles import members as member_service
+from profiles.models import Member
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _local_member(member_id: int) -> Member:
+    member = db().get(Member, member_id)
+    if member is None or not member.local:
+        abort(404)
+    return member
+
+
+@bp.route("/")
+@admin_required
+def index() -> Any:
+    members = db().scalars(select(Member).where(Member.local).order_by(Member.username)).all()
+    return render_template("admin.html", members=members)
+
+
+@bp.route("/members/<int:member_id>/admin", methods=["POST"])
+@admin_required
+def set_admin(member_id: int) -> Any:
+    member = _local_member(member_id)
+    make_admin = request.form.get("is_admin") == "1"
+    if member.id == current_member().id and not make_admin:  # type: ignore[union-attr]
+        flash(_("You cannot remove your own admin rights."))
+        return redirect(url_for("admin.index"))
+    member.is_admin = make_admin
+    db().commit()
+    if make_admin:
+        flash(_("%(name)s is now an admin.", name=member.username))
+    else:
+        flash(_("%(name)s is no longer an admin.", name=member.username))
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/members/<int:member_id>/delete", methods=["POST"])
+@admin_required
+def delete_member(member_id: int) -> Any:
+    member = _local_member(member_id)
+    if member.id == current_member().id:  # type: ignore[union-attr]
+        flash(_("You cannot delete your own account here."))
+        return redirect(url_for("admin.index"))
+    if not request.form.get("confirm"):
+        flash(_("Tick the box to confirm the deletion of %(name)s.", name=member.username))
+        return redirect(url_for("admin.index"))
+    avatar = member.avatar
+    username = member.username
+    member_service.delete_member(db(), member)
+    db().commit()
+    forms.remove_avatar_file(Path(current_app.instance_path) / "avatars", avatar)
+    flash(_("The member %(name)s is deleted.", name=username))
+    return redirect(url_for("admin.index"))

@@ -1,0 +1,198 @@
+"""Project calls: the list, a call's page, the form (new and edit), close/reopen, delete.
+
+Who may see a call is :func:`profiles.calls.can_view`'s decision, who may edit it
+:func:`profiles.visibility.may_edit_call`'s; the services check again (PermissionDenied -> 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from node.i18n import current_language
+from node.web import ctx, current_member, db, forms, login_required, vocab
+from node.web.pages import PER_PAGE, coops, find, pages, picker
+from profiles import calls as call_service
+from profiles import visibility
+from profiles.errors import ValidationError
+from profiles.languages import WORKING_LANGUAGES
+from profiles.models import Call
+
+bp = Blueprint("calls", __name__)
+
+
+@bp.route("/calls")
+def calls() -> Any:
+    args = request.args
+    remote = {"yes": True, "no": False}.get(args.get("remote", ""))
+    query = call_service.CallQuery(
+        skill=args.get("skill", "").strip() or None,
+        country=args.get("country", "").strip() or None,
+        language=args.get("language", "").strip() or None,
+        node=args.get("node", "").strip() or None,
+        remote=remote,
+        page=forms.page_number(args),
+        per_page=PER_PAGE,
+    )
+    found, total = call_service.list_calls(db(), current_member(), query)
+    lang = current_language()
+    return render_template(
+        "calls.html",
+        calls=found,
+        total=total,
+        page=query.page,
+        pages=pages(total),
+        skill=query.skill,
+        countries=forms.country_choices(lang),
+        languages=forms.language_choices(lang),
+        coops=coops(),
+    )
+
+
+def _visible_call(public_id: str) -> Call:
+    call = call_service.get_by_public_id(db(), public_id)  # NotFound -> 404
+    if not call_service.can_view(call, current_member()):
+        abort(404)
+    return call
+
+
+def _editable_call(public_id: str) -> Call:
+    found = _visible_call(public_id)
+    if not visibility.may_edit_call(found, current_member()):
+        abort(403)
+    return found
+
+
+@bp.route("/calls/<public_id>")
+def call(public_id: str) -> Any:
+    """A call's page. The same URL serves the call's AS2 Page to ActivityPub clients
+    (node.ap.negotiation)."""
+    found = _visible_call(public_id)
+    lang = current_language()
+    return render_template(
+        "call.html",
+        call=found,
+        required=vocab().labels(found.required_skills, lang),
+        optional=vocab().labels(found.optional_skills, lang),
+    )
+
+
+def _render_call_form(
+    form: forms.CallForm,
+    existing: Call | None,
+    found: dict[str, list[forms.Choice] | None],
+    status: int = 200,
+) -> Any:
+    lang = current_language()
+    stored_req = existing.required_skills if existing else []
+    stored_opt = existing.optional_skills if existing else []
+    other_languages = [c for c in form.raw["languages"] if c not in WORKING_LANGUAGES]
+    return (
+        render_template(
+            "call_form.html",
+            call=existing,
+            form=form,
+            raw=form.raw,
+            errors=form.errors,
+            required=picker(stored_req, form.data.skills_required, found.get("required"), lang),
+            optional=picker(stored_opt, form.data.skills_optional, found.get("optional"), lang),
+            countries=forms.country_choices(lang),
+            languages=forms.language_choices(lang),
+            eu_languages=sorted(
+                WORKING_LANGUAGES, key=lambda c: forms.language_name(c, lang).casefold()
+            ),
+            other_languages=other_languages,
+            visibilities=forms.visibility_choices(),
+        ),
+        status,
+    )
+
+
+def _call_form_post(existing: Call | None) -> Any:
+    me = current_member()
+    assert me is not None
+    form = forms.parse_call_form(request.form)
+    action = request.form.get("action", "save")
+    if action in ("find_required", "find_optional"):
+        which = action.removeprefix("find_")
+        chosen = form.data.skills_required + form.data.skills_optional
+        found = find(form.raw[action], "skill", chosen, current_language())
+        return _render_call_form(form, existing, {which: found})
+    if form.errors:
+        return _render_call_form(form, existing, {}, 422)
+    session_ = db()
+    try:
+        if existing is None:
+            saved = call_service.create_call(session_, ctx(), me, form.data, vocab())
+        else:
+            saved = call_service.update_call(session_, existing, me, form.data, vocab())
+    except ValidationError as exc:
+        session_.rollback()
+        form.errors.update(exc.errors)
+        return _render_call_form(form, existing, {}, 422)
+    session_.commit()
+    flash(_("The call is saved."))
+    return redirect(url_for("calls.call", public_id=saved.public_id))
+
+
+@bp.route("/calls/new", methods=["GET", "POST"])
+@login_required
+def new_call() -> Any:
+    if request.method == "POST":
+        return _call_form_post(None)
+    me = current_member()
+    assert me is not None
+    data = call_service.CallData(
+        country=me.country or ctx().country,
+        city=me.city,
+        language=current_language(),
+        languages=[current_language()],
+    )
+    return _render_call_form(forms.call_form_from_data(data), None, {})
+
+
+@bp.route("/calls/<public_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_call(public_id: str) -> Any:
+    found = _editable_call(public_id)
+    if request.method == "POST":
+        return _call_form_post(found)
+    return _render_call_form(forms.call_form_from_data(call_service.call_data(found)), found, {})
+
+
+def _set_status(public_id: str, status: str) -> Any:
+    found = _visible_call(public_id)
+    me = current_member()
+    assert me is not None
+    call_service.set_status(db(), found, me, status)  # PermissionDenied -> 403
+    db().commit()
+    flash(_("The call is closed.") if status == "closed" else _("The call is open again."))
+    return redirect(url_for("calls.call", public_id=public_id))
+
+
+@bp.route("/calls/<public_id>/close", methods=["POST"])
+@login_required
+def close_call(public_id: str) -> Any:
+    return _set_status(public_id, "closed")
+
+
+@bp.route("/calls/<public_id>/reopen", methods=["POST"])
+@login_required
+def reopen_call(public_id: str) -> Any:
+    return _set_status(public_id, "open")
+
+
+@bp.route("/calls/<public_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_call(public_id: str) -> Any:
+    found = _editable_call(public_id)
+    if request.method == "GET":
+        return render_template("call_delete.html", call=found)
+    me = current_member()
+    assert me is not None
+    call_service.delete_call(db(), found, me)
+    db().commit()
+    flash(_("The call is deleted."))
+    return redirect(url_for("home.home"))

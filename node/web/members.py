@@ -1,0 +1,59 @@
+"""A member's page (``name@node`` for members of partner coops) and uploaded avatars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, send_from_directory
+from sqlalchemy.orm import selectinload
+
+from node.i18n import current_language
+from node.web import ctx, current_member, db, forms, vocab
+from node.web.pages import avatar_folder
+from profiles import calls as call_service
+from profiles import members as member_service
+from profiles.models import Member
+
+bp = Blueprint("members", __name__)
+
+
+@bp.route("/members/<username>")
+def member(username: str) -> Any:
+    """A member's page; ``name@node`` for members of partner coops. The same URL serves the
+    member's actor to ActivityPub clients (node.ap.negotiation)."""
+    name, _sep, node = username.partition("@")
+    node = node or ctx().domain
+    me = current_member()
+    found = db().scalar(
+        member_service.visible_members(me)
+        .where(Member.node == node.lower(), Member.username == name.lower())
+        .options(
+            selectinload(Member.skills),
+            selectinload(Member.occupations),
+            selectinload(Member.languages),
+            selectinload(Member.availability),
+            selectinload(Member.links),
+        )
+    )
+    if found is None:
+        abort(404)
+    their_calls, _total = call_service.list_calls(
+        db(), me, call_service.CallQuery(author_id=found.id, per_page=50)
+    )
+    lang = current_language()
+    return render_template(
+        "member.html",
+        member=found,
+        skills=vocab().labels([c.concept_iri for c in found.skills], lang),
+        occupations=vocab().labels([c.concept_iri for c in found.occupations], lang),
+        calls=their_calls,
+    )
+
+
+@bp.route("/avatars/<name>")
+def avatar(name: str) -> Any:
+    if not forms.AVATAR_NAME.match(name):
+        abort(404)
+    response = send_from_directory(avatar_folder(), name, max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,277 @@
+"""Publishing on domain events: what partners and followers receive when a member or a call
+of this node is saved or deleted. Runs inside the caller's transaction (transactional outbox):
+nothing is sent that was rolled back.
+
+Who receives what is :func:`profiles.visibility.recipients`. Choices forced by peers (see
+research/interop-and-security.md):
+
+- a public call is announced by the Group as ``Announce(Page)`` with the Page embedded, never
+  ``Announce(Create(Page))`` (Mastodon cannot render the latter);
+- edits and closing send ``Update(Page)`` from the *author*, addressed to partners, the author's
+  followers and, for public calls, the Group's followers: Mastodon applies an Update of a status
+  it knows when the actor is the status' author, whoever it follows — no second Announce;
+- deleting a member sends two Deletes to partners: ``Delete(Person)`` signed with the member's
+  key kept in the :class:`~profiles.models.Tombstone` (for receivers that cached that key) and
+  ``Delete(Tombstone)`` from the instance actor (the engine answers an actor Delete from an
+  unknown actor with "nothing to delete", so a partner that only backfilled the member would
+  otherwise keep it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from federation import outbox, vocab
+from federation.models import Follower
+from profiles import events
+from profiles.ap.addressing import audience, new_id, partners_collection
+from profiles.ap.context import context_for
+from profiles.ap.documents import Documents
+from profiles.ap.keys import KeyStore
+from profiles.context import NodeContext
+from profiles.models import Call, FederatedObject, Member, Tombstone
+from profiles.visibility import Recipients, federated, is_public, recipients
+
+_PARTNERS_CACHE = "coopfed_partner_inboxes"
+
+
+def forget_partner_inboxes(session: Session) -> None:
+    """Drop the per-transaction cache of partner inboxes (the partnerships changed)."""
+    session.info.pop(_PARTNERS_CACHE, None)
+
+
+def send(
+    session: Session,
+    keys: KeyStore,
+    activity: dict[str, Any],
+    *,
+    actor_iri: str,
+    targets: list[str],
+) -> None:
+    """Queue ``activity`` by ``actor_iri`` to ``targets``, with its actor's FEP-8b32 proof."""
+    outbox.publish(session, activity, actor_iri=actor_iri, targets=targets, prove=keys.prove)
+
+
+class Publisher:
+    """The domain-event listener of one node (:meth:`on_event`)."""
+
+    def __init__(self, ctx: NodeContext, keys: KeyStore, docs: Documents) -> None:
+        self.ctx = ctx
+        self.keys = keys
+        self.docs = docs
+
+    def partner_inboxes(self, session: Session) -> list[str]:
+        """Inboxes of our partners, cached for the current transaction (a bulk import asks
+        once per member); the partnership methods here drop the cache when they change it."""
+        txn = session.get_transaction()
+        cached = session.info.get(_PARTNERS_CACHE)
+        if txn is not None and cached is not None and cached[0] is txn:
+            return list(cached[1])
+        found = outbox.followers_inboxes(session, self.keys.instance_iri)
+        session.info[_PARTNERS_CACHE] = (txn, found)
+        return list(found)
+
+    def calls_followers_inboxes(self, session: Session) -> list[str]:
+        return outbox.followers_inboxes(session, self.keys.calls_iri)
+
+    def on_event(self, session: Session, event: str, obj: Any) -> None:
+        """The domain-event listener: publishes in the caller's transaction."""
+        if event == events.MEMBER_SAVED and isinstance(obj, Member) and obj.local:
+            self._member_saved(session, obj)
+        elif event == events.MEMBER_DELETED and isinstance(obj, Member) and obj.local:
+            self._member_deleted(session, obj)
+        elif event == events.CALL_SAVED and isinstance(obj, Call) and obj.local:
+            self._call_saved(session, obj)
+        elif event == events.CALL_DELETED and isinstance(obj, Call) and obj.local:
+            self._call_deleted(session, obj)
+
+    def _published(self, session: Session, ap_id: str) -> FederatedObject | None:
+        return session.get(FederatedObject, ap_id)
+
+    def _mark_published(self, session: Session, ap_id: str, kind: str, visibility: str) -> None:
+        row = session.get(FederatedObject, ap_id)
+        if row is None:
+            session.add(FederatedObject(ap_id=ap_id, kind=kind, visibility=visibility))
+        else:
+            row.visibility = visibility
+        session.flush()
+
+    def _member_saved(self, session: Session, member: Member) -> None:
+        seen = self._published(session, member.ap_id)
+        if not federated(member.visibility):
+            # Partners may hold it from a backfill even if we never sent it ourselves.
+            if seen is not None or self.partner_inboxes(session):
+                self._retract_person(session, member.ap_id, signed_by_member=True)
+            if seen is not None:
+                session.delete(seen)
+                session.flush()
+            return
+        targets: list[str] = self.partner_inboxes(session)
+        if Recipients.FOLLOWERS in recipients(member.visibility, kind="member"):
+            targets.extend(outbox.followers_inboxes(session, member.ap_id))
+        if targets:  # nobody listening (e.g. a bulk import before any partner): no outbox row
+            # Before building the Person: it must list the key that proves the Update.
+            self.keys.ensure_member_proof_key(session, member)
+            to, cc = audience(self.ctx, member, member.visibility)
+            activity = {
+                "@context": context_for("actor"),
+                "id": new_id(member.ap_id, "updates"),
+                "type": "Update",
+                "actor": member.ap_id,
+                "object": self.docs.person_for_wire(session, member),
+                "to": to,
+                "cc": cc,
+            }
+            send(session, self.keys, activity, actor_iri=member.ap_id, targets=targets)
+            self._mark_published(session, member.ap_id, "Person", member.visibility)
+
+    def _retract_person(self, session: Session, ap_id: str, *, signed_by_member: bool) -> None:
+        """Tell partners (and the member's followers) that a profile is gone for them."""
+        tombstone = {"id": ap_id, "type": "Tombstone", "formerType": "Person"}
+        partners = self.partner_inboxes(session)
+        followers = outbox.followers_inboxes(session, ap_id)
+        if signed_by_member and (partners or followers):
+            send(
+                session,
+                self.keys,
+                {
+                    "@context": vocab.AS_CONTEXT,
+                    "id": new_id(ap_id, "delete"),
+                    "type": "Delete",
+                    "actor": ap_id,
+                    "object": ap_id,
+                    "to": [vocab.PUBLIC],
+                },
+                actor_iri=ap_id,
+                targets=[*partners, *followers],
+            )
+        if partners:
+            send(
+                session,
+                self.keys,
+                {
+                    "@context": vocab.AS_CONTEXT,
+                    "id": new_id(self.keys.instance_iri, "deletes"),
+                    "type": "Delete",
+                    "actor": self.keys.instance_iri,
+                    "object": tombstone,
+                    "to": [partners_collection(self.ctx)],
+                },
+                actor_iri=self.keys.instance_iri,
+                targets=partners,
+            )
+
+    def _member_deleted(self, session: Session, member: Member) -> None:
+        if session.scalar(select(Tombstone.id).where(Tombstone.ap_id == member.ap_id)) is None:
+            session.add(
+                Tombstone(ap_id=member.ap_id, kind="Person", private_key_pem=member.private_key_pem)
+            )
+            session.flush()
+        for call in session.scalars(select(Call).where(Call.author_id == member.id)).all():
+            self._call_deleted(session, call)
+        seen = self._published(session, member.ap_id)
+        # A member without a key was never fetched, so nobody can verify its own Delete.
+        self._retract_person(session, member.ap_id, signed_by_member=bool(member.private_key_pem))
+        if seen is not None:
+            session.delete(seen)
+        session.execute(delete(Follower).where(Follower.local_actor == member.ap_id))
+        session.flush()
+
+    def _call_saved(self, session: Session, call: Call) -> None:
+        seen = self._published(session, call.ap_id)
+        if not federated(call.visibility):
+            self._call_deleted(session, call, tombstone=False)
+            return
+        author = call.author.ap_id
+        partners = self.partner_inboxes(session)
+        reach = recipients(call.visibility, kind="call")
+        was_public = seen is not None and is_public(seen.visibility)
+        group_inboxes = self.calls_followers_inboxes(session)
+        if was_public and not is_public(call.visibility):
+            self._unpublicize(session, call, partners, group_inboxes)
+            was_public = False
+        targets: list[str] = list(partners)
+        if Recipients.FOLLOWERS in reach:  # partners-only calls stay with partners
+            targets.extend(outbox.followers_inboxes(session, author))
+        if Recipients.GROUP_FOLLOWERS in reach:
+            targets.extend(group_inboxes)
+        if not targets:  # nobody listening: partners that come later backfill it
+            if seen is not None:
+                self._mark_published(session, call.ap_id, "Page", call.visibility)
+            return
+        page = self.docs.page(session, call)
+        # Back to public: the public audience never had it (or had it deleted): a Create.
+        returning = is_public(call.visibility) and seen is not None and not was_public
+        kind = "Create" if seen is None or returning else "Update"
+        activity = {
+            "@context": context_for("object"),
+            "id": new_id(call.ap_id, kind.lower()),
+            "type": kind,
+            "actor": author,
+            "object": page,
+            "to": page["to"],
+            "cc": page["cc"],
+        }
+        send(session, self.keys, activity, actor_iri=author, targets=targets)
+        if Recipients.GROUP_FOLLOWERS in reach and not was_public and group_inboxes:
+            announce_id = self.docs.announce_id(session, call, new=True)
+            announce = self.docs.announce(call, page, announce_id)
+            send(session, self.keys, announce, actor_iri=self.keys.calls_iri, targets=group_inboxes)
+        self._mark_published(session, call.ap_id, "Page", call.visibility)
+
+    def _unpublicize(
+        self, session: Session, call: Call, partners: list[str], group_inboxes: list[str]
+    ) -> None:
+        """Public → partners only: the public audience must lose it (Mastodon applies an
+        Update's new text to the status it has, whatever the new addressing says)."""
+        author_followers = outbox.followers_inboxes(session, call.author.ap_id)
+        public_audience = [
+            i for i in dict.fromkeys(author_followers + group_inboxes) if i not in partners
+        ]
+        self._retract_call(session, call, public_audience, public=True)
+
+    def _retract_call(
+        self, session: Session, call: Call, targets: list[str], *, public: bool
+    ) -> None:
+        """Delete(Tombstone) of ``call`` to ``targets`` (nothing if there are none)."""
+        if not targets:
+            return
+        activity = {
+            "@context": vocab.AS_CONTEXT,
+            "id": new_id(call.ap_id, "delete"),
+            "type": "Delete",
+            "actor": call.author.ap_id,
+            "object": {"id": call.ap_id, "type": "Tombstone", "formerType": "Page"},
+            "to": [vocab.PUBLIC] if public else [partners_collection(self.ctx)],
+        }
+        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+
+    def _call_deleted(self, session: Session, call: Call, *, tombstone: bool = True) -> None:
+        seen = self._published(session, call.ap_id)
+        if (
+            tombstone
+            and session.scalar(select(Tombstone.id).where(Tombstone.ap_id == call.ap_id)) is None
+        ):
+            session.add(Tombstone(ap_id=call.ap_id, kind="Page"))
+        partners = self.partner_inboxes(session)
+        if seen is None and not partners:
+            session.flush()
+            return  # never sent, and no partner could have backfilled it
+        author = call.author.ap_id
+        was_public = is_public(seen.visibility if seen is not None else call.visibility)
+        reach = recipients(seen.visibility if seen is not None else call.visibility, kind="call")
+        targets: list[str] = list(partners)
+        if Recipients.FOLLOWERS in reach:
+            targets.extend(outbox.followers_inboxes(session, author))
+        if Recipients.GROUP_FOLLOWERS in reach:
+            targets.extend(self.calls_followers_inboxes(session))
+        self._retract_call(session, call, targets, public=was_public)
+        if seen is not None:
+            session.delete(seen)
+        session.flush()
+
+
+__all__ = ["Publisher", "forget_partner_inboxes", "send"]

@@ -1,0 +1,47 @@
+"""Rows received from partners: parsed documents written through the domain writers.
+
+The writers (:func:`profiles.members.save_remote_member`, :func:`profiles.calls.save_remote_call`)
+hold the rules about rows; this module adds what needs the network: finding the author of a
+partner's call (fetched if unknown; a coop-only author becomes a name-only stub).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from federation.actors import RemoteActors
+from federation.errors import BadRequest
+from profiles.ap.mapping import parse_person
+from profiles.calls import save_remote_call
+from profiles.members import save_remote_member
+from profiles.models import Call, Member, Partnership
+from profiles.remote import RemoteCall, RemoteProfile
+
+
+def call_author(session: Session, actors: RemoteActors, iri: str, partner: Partnership) -> Member:
+    """The row of a partner call's author: known, or fetched and stored."""
+    member = session.scalar(select(Member).where(Member.ap_id == iri))
+    if member is not None:
+        return member
+    actor = actors.get(iri)
+    try:
+        record = parse_person(actor.raw, coop_name=partner.name)
+    except BadRequest:
+        # A coop-only author: keep a stub (name only) so the call has an author.
+        record = RemoteProfile.stub(
+            actor.id, actor.host, actor.preferred_username, actor.name, partner.name
+        )
+    return save_remote_member(session, record)
+
+
+def store_call(
+    session: Session, actors: RemoteActors, record: RemoteCall, partner: Partnership
+) -> Call:
+    """Create or update a partner's call (and its author's row if new)."""
+    return save_remote_call(
+        session, record, lambda: call_author(session, actors, record.author_ap_id, partner)
+    )
+
+
+__all__ = ["RemoteProfile", "call_author", "save_remote_member", "store_call"]
