@@ -57,6 +57,12 @@ COOPFED_CONTEXT: dict[str, Any] = {
     "value": "schema:value",
     "knowsAbout": {"@id": "schema:knowsAbout", "@type": "@id"},
     "knowsLanguage": "schema:knowsLanguage",
+    "inLanguage": "schema:inLanguage",
+    "occupation": {"@id": "coopfed:occupation", "@type": "@id"},
+    # Maps and lists of records whose keys are data (language codes, start/end): JSON literals,
+    # so a JSON-LD processor keeps them whole instead of dropping keys it has no term for.
+    "languageLevels": {"@id": "coopfed:languageLevels", "@type": "@json"},
+    "availability": {"@id": "coopfed:availability", "@type": "@json"},
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
     "Hashtag": "as:Hashtag",

@@ -254,9 +254,12 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
         "inLanguage": lang,
         "country": call.country,
         "remote": call.remote,
-        "startTime": call.starts.isoformat() if call.starts else None,
-        "endTime": call.ends.isoformat() if call.ends else None,
-        "deadline": call.deadline.isoformat() if call.deadline else None,
+        # xsd:dateTime (AS2 startTime/endTime, our deadline): RFC 3339 with a zone, or strict
+        # processors refuse the whole activity (Fedify: "invalid RFC 9557 string"). A call's
+        # dates are days: 00:00 UTC of that day; readers take the date part.
+        "startTime": _day_start(call.starts),
+        "endTime": _day_start(call.ends),
+        "deadline": _day_start(call.deadline),
         "compensation": call.compensation,
         "callStatus": call.status,
         "visibility": call.visibility,
@@ -380,6 +383,10 @@ def _esc(text: str) -> str:
     from html import escape
 
     return escape(text, quote=True)
+
+
+def _day_start(value: date | None) -> str | None:
+    return f"{value.isoformat()}T00:00:00Z" if value else None
 
 
 def _iso(value: datetime | None) -> str | None:
