@@ -145,8 +145,8 @@ class Transport:
 
     ``resolver`` has the signature of :func:`socket.getaddrinfo`; tests inject a stub so that
     reserved names (``*.test``) resolve to public or loopback addresses as the case needs. It
-    is used for the SSRF check; the connection itself resolves through
-    ``urllib3.util.connection.create_connection`` (what a test faking DNS patches too).
+    is used for the SSRF check (default: :func:`socket.getaddrinfo` looked up at call time,
+    which is also what urllib3 connects with).
     ``allow_private_peers`` turns the SSRF guard off (https stays required outside dev mode);
     ``ca_bundle`` is a PEM file of extra CAs to trust. Safe to share between threads (requests'
     connection pool is).
@@ -159,7 +159,7 @@ class Transport:
         timeout: tuple[float, float] = (5, 10),
         max_bytes: int = MAX_BYTES,
         policy: HostPolicy | None = None,
-        resolver: Resolver = socket.getaddrinfo,
+        resolver: Resolver | None = None,
         *,
         allow_private_peers: bool = False,
         ca_bundle: str | None = None,
@@ -197,7 +197,9 @@ class Transport:
             return
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = self.resolver(parts.hostname, port, type=socket.SOCK_STREAM)
+            # Looked up at call time when not injected: the same resolver urllib3 connects with.
+            resolve = self.resolver or socket.getaddrinfo
+            infos = resolve(parts.hostname, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise TransportError(f"cannot resolve {parts.hostname}: {exc}") from exc
         if not infos:
