@@ -78,7 +78,7 @@ class FedifyPeer:
 
     def call(self, command: str, **args: Any) -> Any:
         try:
-            response = requests.post(f"{self.base}/_control/{command}", json=args, timeout=30)
+            response = requests.post(f"{self.base}/_control/{command}", json=args, timeout=120)
         except requests.RequestException as exc:
             raise PeerError(f"Fedify peer unreachable ({exc}); stderr:\n{self.tail()}") from exc
         answer = response.json()
@@ -118,6 +118,25 @@ class FedifyPeer:
             return ""
 
 
+# Node loads Fedify in ~2 s on an idle machine; a CI runner busy with the rest of the suite
+# can take ten times that.
+PEER_START_TIMEOUT = 90
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End the peer (it exits at the end of its stdin) and close our ends of its pipes."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(10)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 @pytest.fixture
 def fedify(tmp_path: Path) -> Iterator[FedifyPeer]:
     install_peer()
@@ -131,34 +150,26 @@ def fedify(tmp_path: Path) -> Iterator[FedifyPeer]:
             stderr=err,
             text=True,
         )
-    assert proc.stdout is not None
-    ready: dict[str, Any] = {}
-
-    def read_ready() -> None:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line:
-            ready.update(json.loads(line))
-
-    reader = threading.Thread(target=read_ready, daemon=True)
-    reader.start()
-    reader.join(30)
-    if not ready.get("ready"):
-        proc.kill()
-        proc.wait()
-        pytest.fail(f"the Fedify peer did not start:\n{stderr.read_text()[-3000:]}")
-    peer = FedifyPeer(proc, int(ready["port"]), str(ready["actor"]), stderr)
     try:
-        yield peer
+        ready: dict[str, Any] = {}
+
+        def read_ready() -> None:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if line:
+                ready.update(json.loads(line))
+
+        reader = threading.Thread(target=read_ready, daemon=True)
+        reader.start()
+        reader.join(PEER_START_TIMEOUT)
+        if not ready.get("ready"):
+            pytest.fail(
+                f"the Fedify peer did not start within {PEER_START_TIMEOUT} s:\n"
+                f"{stderr.read_text()[-3000:]}"
+            )
+        yield FedifyPeer(proc, int(ready["port"]), str(ready["actor"]), stderr)
     finally:
-        assert proc.stdin is not None
-        proc.stdin.close()  # the peer exits at the end of its stdin
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        _stop(proc)
 
 
 # -- coopfed nodes on loopback ----------------------------------------------------------------
@@ -199,7 +210,7 @@ class ServedNode:
 
         return int(Worker(self.state).run_once())
 
-    def pump(self, until: Callable[[], bool] | None = None, timeout: float = 20) -> None:
+    def pump(self, until: Callable[[], bool] | None = None, timeout: float = 60) -> None:
         """Run the node's worker until ``until()`` holds (or, without it, until idle)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
