@@ -26,6 +26,7 @@ Keys are FEP-521a ``Multikey``s listed in the actor's ``assertionMethod`` (:func
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def sign_document(
         raise ValueError("eddsa-jcs-2022 proofs need an Ed25519 key")
     unsecured = _with_integrity_context(doc)
     proof: dict[str, Any] = {
-        "@context": unsecured["@context"],
+        "@context": copy.deepcopy(unsecured["@context"]),  # not shared with the document
         "type": "DataIntegrityProof",
         "cryptosuite": CRYPTOSUITE,
         "verificationMethod": verification_method,

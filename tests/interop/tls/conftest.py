@@ -1,5 +1,6 @@
 """Production-mode harness: coopfed nodes NOT in dev mode (https IRIs without ports) behind
-Debian's nginx terminating TLS on 127.0.0.x:443, with a CA made by the test.
+Debian's nginx terminating TLS on 127.x.y.z:443 (a random loopback block), with a CA made
+by the test.
 
 The outside world is stood in for, nothing of ours: DNS (``fake_dns`` maps the test domains to
 their loopback addresses by patching :func:`socket.getaddrinfo` for this process — the nodes
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -182,7 +184,7 @@ def nginx(tmp_path: Path) -> Iterator[Callable[[list[tuple[str, str, Path, Path,
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     need(binary is not None, "nginx is needed for the TLS production-mode test")
-    need(os.geteuid() == 0, "binding 127.0.0.x:443 for the TLS test needs root")
+    need(os.geteuid() == 0, "binding 127.x.y.z:443 for the TLS test needs root")
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(sites: list[tuple[str, str, Path, Path, int]]) -> None:
@@ -267,8 +269,11 @@ def pump(*nodes: TlsNode, rounds: int = 15) -> None:
 def tls_nodes(
     make_node: Any, pki: Pki, fake_dns: dict[str, str], nginx: Any
 ) -> Iterator[Callable[[int], list[TlsNode]]]:
-    """tls_nodes(n) -> n nodes a.coop.test, b.coop.test… at 127.0.0.2, .3… behind nginx."""
+    """tls_nodes(n) -> n nodes a.coop.test, b.coop.test… behind nginx on port 443 of
+    consecutive loopback addresses (127.R.R.2, .3…: a random block, so that two test runs on
+    one machine do not collide on port 443)."""
     servers: list[Any] = []
+    first = ipaddress.ip_address(f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.2")
 
     def build(count: int) -> list[TlsNode]:
         out: list[TlsNode] = []
@@ -276,7 +281,7 @@ def tls_nodes(
         for i in range(count):
             letter = "abcdef"[i]
             domain = f"{letter}.coop.test"
-            address = str(ipaddress.ip_address("127.0.0.2") + i)
+            address = str(first + i)
             fake_dns[domain] = address
             cert, key = pki.issue(domain)
             port = free_port()

@@ -1,5 +1,5 @@
 """Production mode end to end: two nodes, not in dev mode, each behind nginx terminating TLS
-on 127.0.0.x:443 with a certificate from the test's CA. Their IRIs are what the fediverse sees
+on 127.x.y.z:443 with a certificate from the test's CA. Their IRIs are what the fediverse sees
 (``https://a.coop.test/members/alice``, no port); WebFinger, partnership, a member profile and
 a call federate both ways over https."""
 
