@@ -111,6 +111,12 @@ class FedifyPeer:
     def errors(self) -> list[dict[str, Any]]:
         return list(self.state()["errors"])
 
+    def said(self, last: int = 6) -> str:
+        """Fedify's latest warnings and errors, for assertion messages."""
+        return "\n".join(
+            f"  [{e['level']}] {e['category']}: {e['message'][:800]}" for e in self.errors()[-last:]
+        )
+
     def tail(self) -> str:
         try:
             return self.stderr.read_text()[-3000:]

@@ -74,7 +74,8 @@ def test_fedify_follows_a_member_and_the_calls_group_and_receives_a_call(
     node.pump(lambda: len([p for p in fedify.state()["posts"] if p["type"] != "Accept"]) >= 2)
     posts = {p["type"]: p for p in fedify.state()["posts"]}
     for kind in ("Create", "Announce"):
-        assert posts[kind]["status"] == 202, f"Fedify refused our {kind}: {posts[kind]['answer']}"
+        answer = f"{posts[kind]['answer']}\nFedify logged:\n{fedify.said()}"
+        assert posts[kind]["status"] == 202, f"Fedify refused our {kind}: {answer}"
         assert posts[kind]["proofVerified"] is True, f"our {kind}'s proof fails in Fedify"
     (create,) = received(fedify, "Create", alice)
     (announce,) = received(fedify, "Announce", calls)
