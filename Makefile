@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: all install translations test pytest lint typecheck demo bench clean
+.PHONY: all install translations test pytest lint typecheck demo bench clean fedify-peer
 
 all: test
 
@@ -34,6 +34,12 @@ pytest: install translations
 # COOPFED_TEST_DATABASE_URL is set; browser tests when Chromium is installed).
 test: lint typecheck pytest
 
+# The Fedify test peer of tests/interop (Node.js + npm): exactly its package-lock.json. The
+# interop tests run this themselves on first use; CI runs it up front.
+fedify-peer:
+	cd tests/interop/fedify && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+	@touch tests/interop/fedify/node_modules/.coopfed-installed
+
 # A small federation of coop nodes on loopback with realistic members and calls.
 demo: install translations
 	$(UV) run --frozen coopfed demo
@@ -42,4 +48,4 @@ bench: install
 	$(UV) run --frozen python bench/run_all.py
 
 clean:
-	rm -rf .venv demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv demo-data .pytest_cache .mypy_cache .ruff_cache tests/interop/fedify/node_modules

@@ -5,14 +5,17 @@ from inside the Follow request deadlocks a single-threaded peer that fetches our
 (research/interop-and-security.md). Checks, in order, each refusal leaving no row:
 
 1. size (413), content type (415), JSON shape (400: depth, ``@graph``…);
-2. blocked host or actor (403) — before any key fetch, so blocked servers cost nothing;
+2. blocked host or actor (403), activity id on another host than its actor (403) — before any
+   key fetch, so these cost nothing;
 3. HTTP signature (401), then key owner == actor on the actor's host (403); an
    ``eddsa-jcs-2022`` proof (FEP-8b32), if present and its key resolvable, must verify (401);
 4. origin of embedded objects: Create/Update/Delete/Undo objects must live on the actor's host
    and be attributed to it (403); for other types an embedded object from another host is not
    trusted as-is — only its id and type are kept, a handler must fetch it from its origin;
 5. dedupe by activity id (a replay gets 202 and no second row — Fedify re-sends an activity with
-   the other signature scheme after any error).
+   the other signature scheme after any error). An activity whose id is not on its actor's host
+   is refused (403) in step 2, so the dedupe key is effectively (sender host, id): a third
+   party cannot suppress another server's activities by sending their ids first.
 """
 
 from __future__ import annotations
@@ -162,6 +165,13 @@ def _receive(
     activity = vocab.Activity.from_json(doc)
     if policy.is_blocked_actor(activity.actor):
         raise Forbidden("actor or host is blocked")
+    # The activity id must be on its actor's host, as Mastodon requires (ActivityPub::Activity
+    # refuses ids with non-matching hosts): else anyone could pre-empt another server's next
+    # activity id and have the genuine one dropped as a replay below. With this check the dedupe
+    # by id is per sender host. Lemmy's Announce of a foreign activity keeps working: the
+    # Announce's own id is on the community's host; the wrapped activity is the object.
+    if not same_host(activity.id, activity.actor):
+        raise Forbidden("the activity id is not on its actor's host")
 
     # Mastodon answers 202 to the Delete of an actor it never knew without fetching anything:
     # the actor's key is usually gone already and there is nothing to delete.

@@ -1,12 +1,23 @@
 """FEP-8b32 object integrity proofs with the ``eddsa-jcs-2022`` cryptosuite.
 
-Signing uses bovine's ``CryptographicSecret.sign_document``. Verification is ours, built on
-bovine's ``CryptographicIdentifier`` and JCS hashing: bovine's own ``verify_document``
-re-serialises the proof through pydantic (a ``created`` with fractional seconds would then hash
-differently from what another implementation signed), so we hash the proof exactly as received.
+Both directions follow W3C "Data Integrity EdDSA Cryptosuites v1.0", section 3.3
+(https://www.w3.org/TR/vc-di-eddsa/#eddsa-jcs-2022), as FEP-8b32 requires:
 
-Only JCS suites: the RDF-canonicalisation suites run a JSON-LD processor that fetches contexts.
-bovine is imported inside the functions (any bovine import loads aiohttp and pyld).
+* the proof configuration that is hashed is the proof without ``proofValue`` *with the
+  document's* ``@context`` (Create Proof step 2 / Proof Configuration). We send that
+  ``@context`` inside the proof as the spec and the FEP-8b32 examples do; a proof received
+  without one (Fedify, and the 2023-24 drafts) gets the document's ``@context``, which is what
+  its signer hashed (Fedify's ``createProof``);
+* the document hashed is the received one minus ``proof`` and minus an LD ``signature``
+  (FEP-8b32 "Backward compatibility": the LD signature is added after the proof, so the verifier
+  removes it). Not stripping ``signature`` refused every activity Fedify sends (issue 8).
+
+The code is ours, not bovine's: bovine 0.5.19 signs and verifies without the ``@context`` in the
+proof configuration (and its verifier re-serialises ``@context`` as ``field_context``), so it
+verifies neither the spec's test vectors nor Fedify's proofs. We use its JCS and multibase
+helpers only. Only JCS suites: the RDF-canonicalisation suites run a JSON-LD processor that
+fetches contexts. bovine is imported inside the functions (any bovine import loads aiohttp and
+pyld).
 
 Keys are FEP-521a ``Multikey``s listed in the actor's ``assertionMethod`` (:func:`multikey`,
 :func:`actor_context`, :func:`find_multikey`). Outgoing activities are signed by
@@ -15,10 +26,11 @@ Keys are FEP-521a ``Multikey``s listed in the actor's ``assertionMethod`` (:func
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from federation.errors import FederationError, SignatureInvalid
@@ -33,7 +45,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
-_INTEGRITY_CONTEXTS = {DATA_INTEGRITY_CONTEXT, "https://w3id.org/security/data-integrity/v1"}
+# Contexts that define the DataIntegrityProof terms (VC 2.0's includes them).
+_INTEGRITY_CONTEXTS = {
+    DATA_INTEGRITY_CONTEXT,
+    "https://w3id.org/security/data-integrity/v1",
+    "https://www.w3.org/ns/credentials/v2",
+}
 CRYPTOSUITE = "eddsa-jcs-2022"
 # FEP-521a: the Multikey type comes from this context; ``assertionMethod`` is defined by none of
 # the contexts an actor already lists (security/v1 predates it), so we define the term inline
@@ -67,20 +84,40 @@ def _with_integrity_context(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "@context": [*contexts, DATA_INTEGRITY_CONTEXT]}
 
 
+def _created_now() -> str:
+    """``created`` as ``YYYY-MM-DDTHH:MM:SSZ``: whole seconds and ``Z``, because Fedify rebuilds
+    the proof configuration from the parsed instant (``Temporal.Instant.toString()``), which
+    prints exactly this form; ``+00:00`` or microseconds would hash differently there."""
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hash_data(proof_config: dict[str, Any], unsecured: dict[str, Any]) -> bytes:
+    """Hashing (eddsa-jcs-2022): SHA-256 of the JCS proof configuration, then of the document."""
+    from bovine.crypto.helper import jcs_sha256
+
+    return bytes(jcs_sha256(proof_config) + jcs_sha256(unsecured))
+
+
 def sign_document(
     doc: dict[str, Any],
     private_multibase_or_secret: str | CryptographicSecret,
     verification_method: str,
+    *,
+    created: str | None = None,
 ) -> dict[str, Any]:
     """Return a copy of ``doc`` with an ``eddsa-jcs-2022`` ``proof`` (assertionMethod) made with
     the Ed25519 key, naming ``verification_method`` (the Multikey id, e.g. ``ACTOR#ed25519-key``).
-    The data-integrity context is appended to ``@context`` if absent. ``doc`` must not already
-    carry a ``proof``."""
+    The data-integrity context is appended to ``@context`` if absent; the proof carries the
+    resulting ``@context``. ``created`` (an XML Schema dateTime) defaults to now. ``doc`` must
+    carry neither a ``proof`` nor an LD ``signature`` (FEP-8b32: the proof comes first)."""
+    from bovine.crypto.multibase import multibase_58btc_encode
     from bovine.crypto.types import CryptographicSecret
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     if "proof" in doc:
         raise ValueError("document already has a proof")
+    if "signature" in doc:
+        raise ValueError("the proof must be made before an LD signature is added")
     if isinstance(private_multibase_or_secret, str):
         secret = CryptographicSecret.from_multibase(
             verification_method, private_multibase_or_secret
@@ -89,8 +126,81 @@ def sign_document(
         secret = CryptographicSecret(verification_method, private_multibase_or_secret.private_key)
     if not isinstance(secret.private_key, ed25519.Ed25519PrivateKey):
         raise ValueError("eddsa-jcs-2022 proofs need an Ed25519 key")
-    signed: dict[str, Any] = secret.sign_document(_with_integrity_context(doc))
-    return signed
+    unsecured = _with_integrity_context(doc)
+    proof: dict[str, Any] = {
+        "@context": copy.deepcopy(unsecured["@context"]),  # not shared with the document
+        "type": "DataIntegrityProof",
+        "cryptosuite": CRYPTOSUITE,
+        "verificationMethod": verification_method,
+        "proofPurpose": "assertionMethod",
+        "created": created or _created_now(),
+    }
+    signature = secret.private_key.sign(_hash_data(proof, unsecured))
+    proof["proofValue"] = multibase_58btc_encode(signature)
+    return {**unsecured, "proof": proof}
+
+
+def _as_list(context: Any) -> list[Any]:
+    return context if isinstance(context, list) else [context]
+
+
+def _proof_inputs(doc: dict[str, Any], proof: dict[str, Any]) -> tuple[dict, dict]:
+    """``(proof configuration, unsecured document)`` of a received proof (Verify Proof steps
+    1-6, plus the removal of an LD ``signature`` FEP-8b32 asks for)."""
+    unsecured = {k: v for k, v in doc.items() if k not in ("proof", "signature")}
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    created = config.get("created")
+    if created is not None and not _is_datetime(created):
+        raise SignatureInvalid("proof created is not an XML Schema dateTime")
+    if "@context" in config:
+        ours = _as_list(config["@context"])
+        theirs = _as_list(doc.get("@context"))
+        # The spec only asks that the document's @context *start with* the proof's; a context
+        # appended after signing is not hashed yet redefines terms for a JSON-LD processor, and
+        # nobody in the fediverse appends contexts to signed activities: require equality.
+        if theirs != ours:
+            raise SignatureInvalid("the document @context differs from the proof's")
+        unsecured["@context"] = config["@context"]
+    elif "@context" in doc:
+        config["@context"] = doc["@context"]
+    return config, unsecured
+
+
+def _is_datetime(value: Any) -> bool:
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_proof_value(doc: dict[str, Any], public_multibase: str) -> None:
+    """The cryptographic part of Verify Proof (eddsa-jcs-2022) for ``doc``'s single ``proof``
+    and an Ed25519 Multikey ``public_multibase``; no policy on the key (see
+    :func:`verify_document`). Raises :class:`SignatureInvalid`."""
+    from bovine.crypto.multibase import decode_multibase_public_key, multibase_decode
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    proof = doc.get("proof")
+    if not isinstance(proof, dict) or not isinstance(proof.get("proofValue"), str):
+        raise SignatureInvalid("the document has no single proof with a proofValue")
+    if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
+        raise SignatureInvalid(f"only DataIntegrityProof with {CRYPTOSUITE} is supported")
+    config, unsecured = _proof_inputs(doc, proof)
+    try:
+        public = decode_multibase_public_key(public_multibase)
+        signature = multibase_decode(proof["proofValue"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SignatureInvalid(f"unusable key or proof value: {exc}") from exc
+    if not isinstance(public, ed25519.Ed25519PublicKey):
+        raise SignatureInvalid("eddsa-jcs-2022 needs an Ed25519 key")
+    try:
+        public.verify(signature, _hash_data(config, unsecured))
+    except InvalidSignature as exc:
+        raise SignatureInvalid("the proof does not verify") from exc
 
 
 def verify_document(
@@ -101,13 +211,9 @@ def verify_document(
     ``public_multikey_lookup(verification_method)`` returns the Multikey (it may fetch, and may
     raise). The key must have the id the proof names, be an Ed25519 key, and live on its
     controller's host. The caller checks that the controller is the document's author.
+    An LD ``signature`` next to the proof is ignored (removed before hashing).
     Raises :class:`SignatureInvalid` with the reason.
     """
-    from bovine.crypto.helper import jcs_sha256
-    from bovine.crypto.multibase import multibase_decode
-    from bovine.crypto.types import CryptographicIdentifier
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
     proof = doc.get("proof")
     if not isinstance(proof, dict):
         raise SignatureInvalid("the document has no single proof object")
@@ -127,19 +233,7 @@ def verify_document(
         raise SignatureInvalid(f"looked-up key {key.key_id} is not {method}")
     if not same_host(key.key_id, key.controller):
         raise SignatureInvalid("the key is not on its controller's host")
-    try:
-        identifier = CryptographicIdentifier.from_tuple(key.controller, key.public_multibase)
-        signature = multibase_decode(value)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SignatureInvalid(f"unusable key or proof value: {exc}") from exc
-    if not isinstance(identifier.public_key, ed25519.Ed25519PublicKey):
-        raise SignatureInvalid("eddsa-jcs-2022 needs an Ed25519 key")
-
-    unsecured = {k: v for k, v in doc.items() if k != "proof"}
-    proof_config = {k: v for k, v in proof.items() if k != "proofValue"}
-    digest = jcs_sha256(proof_config) + jcs_sha256(unsecured)
-    if identifier.verify(digest, signature) is None:
-        raise SignatureInvalid("the proof does not verify")
+    check_proof_value(doc, key.public_multibase)
     return key.controller
 
 

@@ -4,13 +4,19 @@ Every request, and every redirect hop, goes through :meth:`Transport.check_url`:
 - https only (http allowed in dev mode, where nodes run on loopback ports);
 - the domain policy (blocked hosts are never contacted);
 - SSRF guard: the host is resolved and *every* address must be public — loopback, private,
-  link-local, multicast, reserved and unspecified addresses are refused unless in dev mode.
+  link-local, multicast, reserved and unspecified addresses are refused unless in dev mode or
+  ``allow_private_peers`` (a node federating on a private network, or the TLS test harness:
+  still https only, still the domain policy).
+
+TLS certificates are verified against the system's CAs (and certifi's), plus ``ca_bundle`` when
+given (a PEM file: a private CA). The environment (``REQUESTS_CA_BUNDLE``, ``*_PROXY``) is
+ignored on purpose: see ``trust_env`` below.
 
 requests resolves the name again when it connects, so a DNS answer that changes between our
 check and the connect (rebinding) would slip through the name check. Outside dev mode the
 session's connections therefore also check the address they actually connected to
-(:class:`_GuardedAdapter`) and drop the socket before a byte is sent if it is not public. TLS
-(SNI, certificate) still checks the name, so nothing else changes.
+(:class:`_Adapter` with ``guard``) and drop the socket before a byte is sent if it is not
+public. TLS (SNI, certificate) still checks the name, so nothing else changes.
 
 Responses are read streamed and cut at ``max_bytes`` (413) and at a total deadline, because the
 read timeout of requests is per socket read, not per response (a slow drip would never end).
@@ -20,8 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -99,23 +107,49 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
-    """An adapter whose connections refuse non-public peers after connect (see module doc)."""
+@lru_cache(maxsize=8)
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificate verification against the system's CAs and certifi's, plus ``ca_bundle``.
+    Cached (loading the CA files costs ~20 ms; a context is safe to share between threads)."""
+    import certifi
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=certifi.where())
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+class _Adapter(HTTPAdapter):
+    """Our one TLS context on every connection; with ``guard``, connections also refuse
+    non-public peers after connect (see module doc). requests uses a pool manager's own
+    ``ssl_context`` instead of its default one when it has one."""
+
+    def __init__(self, *, guard: bool, ssl_context: ssl.SSLContext) -> None:
+        self._guard = guard
+        self._ssl_context = ssl_context
+        super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPPool,
-            "https": _GuardedHTTPSPool,
-        }
+        if self._guard:
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _GuardedHTTPPool,
+                "https": _GuardedHTTPSPool,
+            }
 
 
 class Transport:
     """Outbound HTTP with timeouts, size cap, signing, domain policy and SSRF guard.
 
     ``resolver`` has the signature of :func:`socket.getaddrinfo`; tests inject a stub so that
-    reserved names (``*.test``) resolve to public or loopback addresses as the case needs.
-    Safe to share between threads (requests' connection pool is).
+    reserved names (``*.test``) resolve to public or loopback addresses as the case needs. It
+    is used for the SSRF check (default: :func:`socket.getaddrinfo` looked up at call time,
+    which is also what urllib3 connects with).
+    ``allow_private_peers`` turns the SSRF guard off (https stays required outside dev mode);
+    ``ca_bundle`` is a PEM file of extra CAs to trust. Safe to share between threads (requests'
+    connection pool is).
     """
 
     def __init__(
@@ -125,10 +159,14 @@ class Transport:
         timeout: tuple[float, float] = (5, 10),
         max_bytes: int = MAX_BYTES,
         policy: HostPolicy | None = None,
-        resolver: Resolver = socket.getaddrinfo,
+        resolver: Resolver | None = None,
+        *,
+        allow_private_peers: bool = False,
+        ca_bundle: str | None = None,
     ) -> None:
         self.user_agent = user_agent
         self.dev_mode = dev_mode
+        self.allow_private_peers = allow_private_peers
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.policy = policy
@@ -138,9 +176,10 @@ class Transport:
         # No HTTP(S)_PROXY from the environment: a proxy would do its own DNS, out of the SSRF
         # guard's sight. Outbound federation traffic goes direct.
         self.session.trust_env = False
-        if not dev_mode:
-            self.session.mount("https://", _GuardedAdapter())
-            self.session.mount("http://", _GuardedAdapter())
+        guard = not (dev_mode or allow_private_peers)
+        context = tls_context(ca_bundle)
+        self.session.mount("https://", _Adapter(guard=guard, ssl_context=context))
+        self.session.mount("http://", _Adapter(guard=guard, ssl_context=context))
         # Whole-response deadline: connect + a few read timeouts.
         self.deadline = timeout[0] + 3 * timeout[1]
 
@@ -154,11 +193,13 @@ class Transport:
             raise Forbidden(f"refusing non-https URL {url[:200]!r}")
         if self.policy is not None and self.policy.is_blocked_host(host_of(url)):
             raise Forbidden(f"host {parts.hostname} is blocked by domain policy")
-        if self.dev_mode:
+        if self.dev_mode or self.allow_private_peers:
             return
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = self.resolver(parts.hostname, port, type=socket.SOCK_STREAM)
+            # Looked up at call time when not injected: the same resolver urllib3 connects with.
+            resolve = self.resolver or socket.getaddrinfo
+            infos = resolve(parts.hostname, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise TransportError(f"cannot resolve {parts.hostname}: {exc}") from exc
         if not infos:

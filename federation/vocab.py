@@ -64,9 +64,13 @@ EXTENSION_CONTEXT: dict[str, Any] = {
     "sensitive": "as:sensitive",
 }
 
+# Every context our documents reference, as published (data-integrity/v2: w3c/vc-data-integrity
+# contexts/; multikey/v1: w3id.org/security/multikey/v1), so nothing is ever fetched.
 _BUNDLED_FILES = {
     AS_CONTEXT: "activitystreams.jsonld",
     SECURITY_CONTEXT: "security-v1.jsonld",
+    "https://w3id.org/security/data-integrity/v2": "data-integrity-v2.jsonld",
+    "https://w3id.org/security/multikey/v1": "multikey-v1.jsonld",
 }
 
 

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # Dev mode: http IRIs with ports, outbound requests to loopback/private addresses allowed.
     # Never in production.
     dev_mode: bool = False
+    # Federate with servers on loopback/private addresses (a private network, the TLS test
+    # harness): turns the SSRF guard off. Off unless set explicitly; logged as a warning at start.
+    # Unlike dev mode it changes no IRI (https, no ports).
+    allow_private_peers: bool = False
+    # A PEM file of extra certificate authorities to trust for outbound federation (a private
+    # CA), on top of the system's. The REQUESTS_CA_BUNDLE/SSL_CERT_FILE environment is ignored.
+    ca_bundle: str = ""
     # Language of the UI when the browser states no preference we support.
     default_language: str = DEFAULT_UI_LANGUAGE
     # Run the delivery/inbox worker loop in a thread of the web process (embedded mode).
@@ -55,6 +62,14 @@ class Settings(BaseSettings):
         value = value.strip().lower().rstrip("/")
         if "://" in value or "/" in value or not value:
             raise ValueError("a bare domain such as smart.se (host:port only in dev mode)")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str) -> str:
+        value = value.strip()
+        if value and not Path(value).is_file():
+            raise ValueError(f"no such CA bundle file: {value}")
         return value
 
     @field_validator("country")

@@ -57,7 +57,14 @@ class NodeFederation:
             user_agent=f"coopfed/0.1 (+{settings.base_url}/)",
             dev_mode=settings.dev_mode,
             policy=self.policy,
+            allow_private_peers=settings.allow_private_peers,
+            ca_bundle=settings.ca_bundle or None,
         )
+        if settings.allow_private_peers and not settings.dev_mode:
+            log.warning(
+                "COOPFED_ALLOW_PRIVATE_PEERS is on: outbound federation may reach loopback and "
+                "private addresses (SSRF guard off). Only for private networks and tests."
+            )
         # The coop's side of federation (documents, publishing, partnerships, inbound handlers).
         self.coop = CoopFederation(
             state.ctx,

@@ -19,6 +19,12 @@ COOP_TERMS: dict[str, Any] = {
     # schema.org terms of a member's profile (``schema`` is defined by the generic terms)
     "knowsAbout": {"@id": "schema:knowsAbout", "@type": "@id"},
     "knowsLanguage": "schema:knowsLanguage",
+    "inLanguage": "schema:inLanguage",
+    "occupation": {"@id": "coopfed:occupation", "@type": "@id"},
+    # Maps and lists of records whose keys are data (language codes, start/end): JSON literals,
+    # so a JSON-LD processor keeps them whole instead of dropping keys it has no term for.
+    "languageLevels": {"@id": "coopfed:languageLevels", "@type": "@json"},
+    "availability": {"@id": "coopfed:availability", "@type": "@json"},
     # a project call
     "requiredSkill": {"@id": "coopfed:requiredSkill", "@type": "@id"},
     "optionalSkill": {"@id": "coopfed:optionalSkill", "@type": "@id"},

@@ -277,9 +277,12 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
         C["language"]: lang,
         C["country"]: call.country,
         C["remote"]: call.remote,
-        C["starts"]: call.starts.isoformat() if call.starts else None,
-        C["ends"]: call.ends.isoformat() if call.ends else None,
-        C["deadline"]: call.deadline.isoformat() if call.deadline else None,
+        # xsd:dateTime (AS2 startTime/endTime, our deadline): RFC 3339 with a zone, or strict
+        # processors refuse the whole activity (Fedify: "invalid RFC 9557 string"). A call's
+        # dates are days: 00:00 UTC of that day; readers take the date part.
+        C["starts"]: _day_start(call.starts),
+        C["ends"]: _day_start(call.ends),
+        C["deadline"]: _day_start(call.deadline),
         C["compensation"]: call.compensation,
         C["status"]: call.status,
         C["visibility"]: call.visibility,
@@ -410,6 +413,10 @@ def _hashtag(ctx: NodeContext, label: str, iri: str) -> dict[str, str]:
 
 def _esc(text: str) -> str:
     return escape(text, quote=True)
+
+
+def _day_start(value: date | None) -> str | None:
+    return f"{value.isoformat()}T00:00:00Z" if value else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -275,3 +275,37 @@ def test_get_to_the_inbox_is_405(session, actors, policy):
         session, method="GET", url=INBOX_URL, headers={}, body=b"", actors=actors, policy=policy
     )
     assert status == 405
+
+
+def test_activity_id_on_another_host_is_refused_and_cannot_suppress_the_genuine_one(
+    session, actors, policy, alice, mallory, fedi
+):
+    """Issue 8 defect 7: mallory (evil.test) sends an activity carrying alice's next id
+    (remote.test). It is refused before any key fetch, and alice's genuine activity with that
+    id is then accepted, not dropped as a replay."""
+    forged = create_note(MALLORY, 7)
+    forged["id"] = "https://remote.test/activities/7"
+    body, headers = signed(mallory, forged)
+    status, message = post(session, actors, policy, body, headers)
+    assert (status, message) == (403, "the activity id is not on its actor's host")
+    assert items(session) == 0
+    assert fedi.requests == []  # refused before fetching mallory's key
+
+    body, headers = signed(alice, create_note(ALICE, 7))
+    assert post(session, actors, policy, body, headers) == (202, "accepted")
+    assert session.scalar(select(InboxItem.actor)) == ALICE
+
+
+def test_announce_of_a_foreign_activity_keeps_working(session, actors, policy, alice, fedi):
+    """Lemmy's community announces a user's activity from another host: the Announce's own id
+    is on the announcing actor's host, so it is accepted."""
+    announce = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://remote.test/activities/announce/1",
+        "type": "Announce",
+        "actor": ALICE,
+        "object": create_note("https://other.test/users/bob", 3),
+        "to": [PUBLIC],
+    }
+    body, headers = signed(alice, announce)
+    assert post(session, actors, policy, body, headers) == (202, "accepted")
