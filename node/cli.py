@@ -24,7 +24,7 @@ from flask import Flask
 from flask.cli import ScriptInfo, routes_command, shell_command
 from sqlalchemy import func, inspect, select
 
-from node import cli_federation
+from node import cli_federation, cli_mail
 from node.demo import demo_command
 from node.settings import SETTINGS_FILE, Settings, write_settings_file
 from node.state import NodeState
@@ -73,7 +73,7 @@ def cli(ctx: click.Context, instance: Path) -> None:
 
 cli.add_command(shell_command)
 cli.add_command(routes_command)
-for _command in cli_federation.COMMANDS:
+for _command in (*cli_federation.COMMANDS, *cli_mail.COMMANDS):
     cli.add_command(_command)
 cli.add_command(demo_command)
 

@@ -1,4 +1,5 @@
-"""Optional services plugged into a node after the core blueprints: federation, matchmaking.
+"""Optional services plugged into a node after the core blueprints: federation, matchmaking,
+email.
 
 Each ``install`` wires listeners (domain events), worker jobs and blueprints. Kept in one place
 so the order is explicit: federation first (matchmaking listens to what federation stores).
@@ -29,3 +30,8 @@ def install(app: Flask, state: NodeState) -> None:
 
     matching.install(state)
     app.register_blueprint(matching_views.bp)
+
+    # Email (queue, worker job, unsubscribe and admin pages): used by the features above.
+    from node import mail
+
+    mail.install(app, state)
