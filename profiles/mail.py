@@ -254,7 +254,6 @@ def build_message(row: MailMessage, from_address: str) -> EmailMessage:
     msg["Subject"] = row.subject
     msg["Date"] = format_datetime(row.created_at)
     msg["Message-ID"] = row.message_id
-    msg["Content-Language"] = row.lang
     # RFC 3834: no vacation auto-replies to the node.
     msg["Auto-Submitted"] = "auto-generated"
     for name, value in json.loads(row.headers or "{}").items():
@@ -262,6 +261,7 @@ def build_message(row: MailMessage, from_address: str) -> EmailMessage:
     msg.set_content(row.text, cte="quoted-printable")
     if row.html:
         msg.add_alternative(row.html, subtype="html", cte="quoted-printable")
+    msg["Content-Language"] = row.lang  # after set_content, which drops Content-* headers
     return msg
 
 
