@@ -37,6 +37,15 @@ class Sink:
     accepted: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     port: int = 0
     controller: Any = None
+    ehlo_count: int = 0
+    tls_seen: bool = False
+    auth_seen: bool = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        self.ehlo_count += 1
+        session.host_name = hostname  # a handler's EHLO hook must record it (aiosmtpd docs)
+        self.tls_seen = self.tls_seen or session.ssl is not None
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refuse:
@@ -45,6 +54,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.auth_seen = self.auth_seen or session.authenticated
         self.accepted.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 
@@ -123,7 +133,7 @@ def smtp_server(tls_cert: Cert) -> Iterator[Any]:
                     isinstance(auth_data, LoginPassword)
                     and users.get(auth_data.login.decode()) == auth_data.password.decode()
                 )
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # handled=False: it answers 535
 
             kwargs.update(authenticator=authenticator, auth_required=True)
         sink.controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **kwargs)
