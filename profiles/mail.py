@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -190,7 +191,7 @@ def check_address(address: str) -> str:
         raise ValueError(f"not an e-mail address: {address!r}")
     try:
         parsed = Address(addr_spec=address)
-    except (ValueError, IndexError) as exc:  # email's parser raises both for bad input
+    except (ValueError, IndexError, HeaderParseError) as exc:  # what email's parser raises
         raise ValueError(f"not an e-mail address: {address!r}") from exc
     if not parsed.username or "." not in parsed.domain and parsed.domain != "localhost":
         raise ValueError(f"not an e-mail address: {address!r}")

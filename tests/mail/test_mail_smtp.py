@@ -12,8 +12,6 @@ from sqlalchemy import select
 from federation.db import utcnow
 from profiles.mail import MailMessage
 
-from .conftest import free_port  # noqa: TID252
-
 
 class Clock:
     def __init__(self) -> None:
@@ -113,8 +111,8 @@ def test_implicit_tls_verifies_the_certificate(make_node, smtp_server, tls_cert)
     assert service2.job(state2) == 1 and len(sink.accepted) == 1
 
 
-def test_a_server_that_is_down_loses_nothing(make_node, smtp_server):
-    port = free_port()
+def test_a_server_that_is_down_loses_nothing(make_node, smtp_server, free_tcp_port):
+    port = free_tcp_port
     state, service = node_with(make_node, f"smtp://127.0.0.1:{port}")
     ids = queue(state, service, "lena@example.org", "felix@example.de")
     clock = Clock()
