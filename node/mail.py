@@ -145,9 +145,11 @@ class NodeMail:
         # forced locale in it (flask_babel.force_locale).
         with self.app.app_context(), force_locale(lang):
             text_template = env.get_template(f"mail/{template}.txt")
-            subject = "".join(text_template.blocks["subject"](text_template.new_context(values)))
-            subject = " ".join(subject.split())  # one header line
-            text = text_template.render(values)
+            # One context for the subject block and the whole text (a context costs more than
+            # rendering this small a template).
+            context = text_template.new_context(values)
+            subject = " ".join("".join(text_template.blocks["subject"](context)).split())
+            text = "".join(text_template.root_render_func(context))
             html = env.get_template(f"mail/{template}.html").render(values, subject=subject)
         return Rendered(subject=subject, text=text.strip() + "\n", html=html)
 

@@ -23,7 +23,6 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -97,8 +96,9 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 
 
 class Connection(Protocol):
-    def send(self, message: EmailMessage, envelope_from: str, recipient: str, ref: str) -> str:
-        """Send one message; returns where it went (a file name, or the server's name).
+    def send(self, message: bytes, envelope_from: str, recipient: str, ref: str) -> str:
+        """Send one message (bytes from ``profiles.mail.build_message``); returns where it went
+        (a file name, or the server's name).
         Raises :class:`RecipientRefused` or :class:`ServerUnavailable`."""
 
     def __enter__(self) -> Connection: ...
@@ -191,10 +191,13 @@ class SmtpConnection:
     def __exit__(self, *exc_info: object) -> None:
         _close(self.smtp)
 
-    def send(self, message: EmailMessage, envelope_from: str, recipient: str, ref: str) -> str:
+    def send(self, message: bytes, envelope_from: str, recipient: str, ref: str) -> str:
+        # RFC 6531: an address that is not ASCII needs the server's SMTPUTF8.
+        options = [] if (envelope_from + recipient).isascii() else ["SMTPUTF8"]
         try:
-            # send_message asks for SMTPUTF8 by itself when an address is not ASCII.
-            self.smtp.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
+            self.smtp.sendmail(envelope_from, [recipient], message, mail_options=options)
+        except smtplib.SMTPNotSupportedError as exc:  # SMTPUTF8 not offered by the server
+            raise RecipientRefused(f"553 {exc}", 553) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (None, b""))
             if code == SERVICE_CLOSING:  # smtplib has closed the connection
@@ -288,14 +291,14 @@ class FolderConnection:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def send(self, message: EmailMessage, envelope_from: str, recipient: str, ref: str) -> str:
+    def send(self, message: bytes, envelope_from: str, recipient: str, ref: str) -> str:
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{ref}.eml"
         tmp = self.folder / f".{name}.tmp"
         try:
             # Private: messages carry sign-in links (invitations, password reset).
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(message.as_bytes())
+                fh.write(message)
             os.replace(tmp, self.folder / name)  # readers never see half a file
         except OSError as exc:
             raise ServerUnavailable(_describe_error(exc)) from exc

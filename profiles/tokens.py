@@ -71,11 +71,15 @@ class Tokens:
             raise ValueError("tokens need the node's secret key")
         self._secret = secret_key
         self.clock = clock
+        self._serializers: dict[str, URLSafeTimedSerializer] = {}
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        found = self._serializers.get(purpose)
+        if found is not None:
+            return found
         if not purpose or not purpose.replace("_", "").isalnum():
             raise ValueError(f"bad token purpose {purpose!r}")
-        return URLSafeTimedSerializer(
+        made = self._serializers[purpose] = URLSafeTimedSerializer(
             self._secret,
             salt=f"coopfed-token/{purpose}",
             signer=_ClockSigner,
@@ -85,6 +89,7 @@ class Tokens:
                 "digest_method": hashlib.sha256,
             },
         )
+        return made
 
     def issue(self, purpose: str, data: Mapping[str, Any], *, single_use: bool = False) -> str:
         """A URL-safe token carrying ``data`` (JSON-able; keep it small: it goes in a URL)."""
