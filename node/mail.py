@@ -88,7 +88,10 @@ def from_address(settings: Settings) -> str:
     """The From header: ``mail_from`` as given, or the coop's name with noreply@<domain>."""
     if settings.mail_from:
         _name, addr = parseaddr(settings.mail_from)
-        queue.check_address(addr)
+        try:
+            queue.check_address(addr)
+        except ValueError as exc:
+            raise RuntimeError(f"COOPFED_MAIL_FROM / mail_from: {exc}") from None
         return settings.mail_from
     return str(
         Address(display_name=settings.name, username="noreply", domain=_host(settings.domain))

@@ -76,7 +76,8 @@ class MailMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    # The member it was for, if any: kept for erasure and the opt-in check, NULL once deleted.
+    # The member it was for, if any; NULL once the member is deleted, and the message is still
+    # sent: the confirmation of an erasure goes out after the erasure.
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), index=True
     )

@@ -141,3 +141,22 @@ def test_enqueue_many_is_one_transaction(app):
     assert len(files) == 30
     ids = {message_from_bytes(f.read_bytes(), policy=policy.default)["Message-ID"] for f in files}
     assert len(ids) == 30
+
+
+def test_deleting_a_member_drops_opt_ins_and_keeps_queued_mail(app):
+    """A confirmation of erasure must still go out after the member is gone (issue 10)."""
+    from profiles.members import delete_member
+
+    lena = add_member(app, "lena")
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        queue.set_preference(s, lena, "message", True)
+        row = state.services["mail"].send(s, s.get(Member, lena), "test", kind="account")
+        s.commit()
+        delete_member(s, s.get(Member, lena))
+        s.commit()
+    with state.session() as s:
+        assert queue.preferences(s, lena) == set()
+        kept = s.get(MailMessage, row.id)
+        assert kept.member_id is None and kept.recipient == "lena@example.org"
+    assert state.services["mail"].job(state) == 1
