@@ -136,10 +136,12 @@ class Tokens:
             dialect_insert(session, UsedToken)
             .values(nonce=nonce, purpose=purpose, used_at=now, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[UsedToken.nonce])
+            # RETURNING, not rowcount: an ORM-enabled INSERT reports no rowcount on psycopg.
+            .returning(UsedToken.nonce)
         )
         # A concurrent consumer of the same token waits on the row (PostgreSQL) or on the write
         # lock (SQLite), then inserts nothing: exactly one of them gets the data.
-        if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        if session.execute(stmt).scalar() is None:
             raise TokenError("used")
         data: dict[str, Any] = payload["d"]
         return data
