@@ -376,10 +376,16 @@ class MailSender:
             rows = session.scalars(
                 select(MailMessage).where(MailMessage.id.in_(claimed)).order_by(MailMessage.id)
             ).all()
-            work = [(r.id, r.recipient, build_message(r, self.from_field)) for r in rows]
-            lease_until = min(r.claimed_until or now for r in rows)
-        outcomes = self._send(work, lease_until)
-        return self._record(claimed, outcomes)
+            work, unbuildable = [], {}
+            for r in rows:
+                try:
+                    work.append((r.id, r.recipient, build_message(r, self.from_field)))
+                except (ValueError, TypeError, LookupError) as exc:  # bad stored headers
+                    # Fail it now: left leased it would be retried for ever.
+                    unbuildable[r.id] = _Outcome("failed", f"cannot build the message: {exc}")
+            lease_until = min((r.claimed_until or now for r in rows), default=now)
+        outcomes = self._send(work, lease_until) if work else {}
+        return self._record(claimed, {**outcomes, **unbuildable})
 
     def _send(
         self, work: list[tuple[int, str, bytes]], lease_until: datetime

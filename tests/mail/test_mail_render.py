@@ -160,3 +160,33 @@ def test_deleting_a_member_drops_opt_ins_and_keeps_queued_mail(app):
         kept = s.get(MailMessage, row.id)
         assert kept.member_id is None and kept.recipient == "lena@example.org"
     assert state.services["mail"].job(state) == 1
+
+
+def test_a_message_that_cannot_be_built_fails_instead_of_blocking_the_queue(app):
+    state = app.extensions["coopfed"]
+    service = state.services["mail"]
+    with state.session() as s:
+        broken = service.send(s, "lena@example.org", "test", kind="test")
+        fine = service.send(s, "anna@example.org", "test", kind="test")
+        s.flush()
+        broken.headers = "{not json"
+        s.commit()
+    assert service.job(state) == 2
+    with state.session() as s:
+        assert s.get(MailMessage, fine.id).state == "sent"
+        failed = s.get(MailMessage, broken.id)
+        assert failed.state == "failed" and "cannot build" in failed.last_error
+
+
+def test_send_mail_inside_a_request_keeps_the_pages_language(app):
+    from flask_babel import get_locale
+
+    from node.mail import send_mail
+
+    state = app.extensions["coopfed"]
+    with app.test_request_context("/?lang=fr"), state.session() as s:
+        assert str(get_locale()) == "fr"
+        row = send_mail(s, "lena@example.org", "test", "de", kind="test")
+        assert row.subject == "Testnachricht von Smart Sverige"
+        assert str(get_locale()) == "fr"  # the page goes on in French
+        s.commit()

@@ -166,9 +166,7 @@ def test_cli_mail_test_reports_success_and_failure(make_node, smtp_server, free_
     assert bad.exit_code == 2
     down = make_node(domain="down.test", smtp_url=f"smtp://127.0.0.1:{free_tcp_port}")
     down_state = down.extensions["coopfed"]
-    failed = runner.invoke(
-        mail, ["test", "--to", "ops@example.org"], obj={"state": down_state}
-    )
+    failed = runner.invoke(mail, ["test", "--to", "ops@example.org"], obj={"state": down_state})
     assert failed.exit_code == 1
     assert "ConnectionRefusedError" in failed.output and "will be retried" in failed.output
     with down_state.session() as s:
