@@ -126,8 +126,11 @@ def test_a_server_that_is_down_loses_nothing(make_node, smtp_server, free_tcp_po
     # The sender pauses instead of hammering the server; the queue is untouched meanwhile.
     assert service.job(state) == 0 and rows(state)[ids[0]].attempts == 1
     sink = smtp_server("plain", port=port)
-    clock.now = max(m.next_attempt_at for m in first.values()) + timedelta(seconds=1)
-    service.sender.paused_until = None if service.sender.paused_until < clock.now else clock.now
+    # Both backoffs (the messages' and the sender's pause) are about 30 s, with jitter.
+    paused_until = service.sender.paused_until
+    assert timedelta(seconds=20) <= paused_until - clock.now <= timedelta(seconds=40)
+    clock.now = max(paused_until, *(m.next_attempt_at for m in first.values()))
+    clock.now += timedelta(seconds=1)
     assert service.job(state) == 2
     assert sorted(to[0] for _f, to, _raw in sink.accepted) == [
         "felix@example.de",
