@@ -1,11 +1,8 @@
 """The delivery worker: claims due rows of ``fed_deliveries``, signs and POSTs them, records the
 outcome under the retry policy of :mod:`federation.retry`.
 
-Claiming is a lease, not a lock held for the duration of the POST: one statement sets
-``claimed_by``/``claimed_until`` on up to ``n`` due rows —
-``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id`` on PostgreSQL,
-the same UPDATE on SQLite where the database write lock makes the statement atomic. A worker
-killed mid-batch leaves rows whose lease expires; another worker then claims them. The worker
+Claiming is a lease (:mod:`federation.lease`), not a lock held for the duration of the POST. A
+worker killed mid-batch leaves rows whose lease expires; another worker then claims them. The worker
 never starts a POST it could not record before its lease ends, and records each outcome only
 while it still holds the lease, so a row is sent by one worker at a time. A POST that succeeded
 but whose outcome could not be recorded (the process died in between) is sent again after the
@@ -24,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from federation import retry
+from federation import lease, retry
 from federation.actors import LocalActorResolver
 from federation.db import utcnow
 from federation.errors import FederationError, TransportError
@@ -101,29 +98,14 @@ class DeliveryWorker:
 
     def claim_due(self, n: int) -> list[int]:
         """Atomically lease up to ``n`` due pending rows to this worker; returns their ids."""
-        now = self.clock()
-        free = or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
-        due = (
-            select(Delivery.id)
-            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now, free)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(n)
-            # PostgreSQL: concurrent workers skip each other's candidate rows instead of
-            # queueing on them. SQLite ignores it; its write lock serialises the UPDATE.
-            .with_for_update(skip_locked=True)
-            # A CTE is evaluated once. As a plain IN (subquery) PostgreSQL may re-run the
-            # LIMIT … SKIP LOCKED scan per candidate row and claim every due row, not n.
-            .cte("due")
+        return lease.claim_due(
+            self.session_factory,
+            Delivery,
+            worker_id=self.worker_id,
+            n=n,
+            now=self.clock(),
+            lease=self.lease,
         )
-        stmt = (
-            update(Delivery)
-            .where(Delivery.id.in_(select(due.c.id)), Delivery.state == "pending", free)
-            .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
-        with self.session_factory() as session, session.begin():
-            return sorted(session.scalars(stmt))
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -192,13 +174,7 @@ class DeliveryWorker:
             row = session.scalar(
                 select(Delivery).where(Delivery.id == result.delivery_id).with_for_update()
             )
-            if (
-                row is None
-                or row.state != "pending"
-                or row.claimed_by != self.worker_id
-                or row.claimed_until is None
-                or row.claimed_until < now
-            ):
+            if row is None or not lease.holds_lease(row, self.worker_id, now):
                 log.warning("lost the lease on delivery %s; outcome dropped", result.delivery_id)
                 return 0
             row.claimed_until = None

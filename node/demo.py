@@ -186,6 +186,8 @@ def print_welcome(nodes: list[DemoNode]) -> None:
         members = ", ".join(m["username"] for m in MEMBERS.get(n.key, [])[:3])
         click.echo(f"  {ctx.name:<15} {ctx.base_url}/   members: admin, {members}, …")
     click.echo(f"  password for every demo account: {DEMO_PASSWORD}")
+    mail = nodes[0].state.settings.instance_path.parent / "*" / "mail"
+    click.echo(f"  email is not sent: each node writes .eml files to {mail} (Admin → Email log)")
     click.echo("  try: sign in on Smart Sweden as karin_lind and open her call")
     click.echo(
         "       'Ljus, ljud och tyska övertexter för dansturné' for suggested collaborators."

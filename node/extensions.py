@@ -1,4 +1,4 @@
-"""The services plugged into a node after its pages and API: federation, matchmaking.
+"""The services plugged into a node after its pages and API: federation, matchmaking, email.
 
 Each ``install`` sets its field on the :class:`~node.state.NodeState` and wires listeners
 (domain events), worker jobs and blueprints. Kept in one place so the order is explicit:
@@ -31,3 +31,8 @@ def install(app: Flask, state: NodeState) -> None:
 
     match_service.install(state)
     app.register_blueprint(matches.bp)
+
+    # Email (queue, worker job, unsubscribe and admin pages): used by the features above.
+    from node import mail
+
+    mail.install(app, state)

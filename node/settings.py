@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     max_avatar_bytes: int = 2 * 1024 * 1024
     # Largest request body the web app accepts, bytes (forms, inbox POSTs).
     max_request_bytes: int = 4 * 1024 * 1024
+    # Outgoing mail. smtp://user:pass@host:port (plain: a relay on this host or network),
+    # smtp+starttls://… (port 587) or smtps://… (implicit TLS, port 465); user and password
+    # URL-encoded. Empty: the embedded mode writes each message as an .eml file to
+    # <instance>/mail/ (shown on the admin's email log). Checked when the node starts.
+    smtp_url: str = Field(default="", repr=False)
+    # From address of every message; empty means "<name>" <noreply@<domain>>.
+    mail_from: str = ""
+    # CA bundle (PEM file) to verify the SMTP server's certificate; empty: the system's CAs.
+    smtp_ca_bundle: str = ""
 
     @field_validator("domain")
     @classmethod

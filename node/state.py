@@ -21,6 +21,7 @@ from profiles.vocabulary import VocabularyCache
 
 if TYPE_CHECKING:  # the services import this module: annotations only
     from node.ap.service import NodeFederation
+    from node.mail import NodeMail
     from node.match_service import MatchService
 
 # A worker job does one bounded step of work and returns how many items it handled.
@@ -42,6 +43,7 @@ class NodeState:
     # The services, set by node.extensions.install (None until then).
     federation: NodeFederation | None = None
     matching: MatchService | None = None
+    mail: NodeMail | None = None
     # The worker's jobs, in the order they run: (name, job).
     jobs: list[tuple[str, Job]] = field(default_factory=list)
 
@@ -66,3 +68,9 @@ class NodeState:
         if self.matching is None:
             raise NotInstalled("matchmaking is not installed on this node")
         return self.matching
+
+    def mail_service(self) -> NodeMail:
+        """The outgoing mail service (raises :class:`NotInstalled` before ``install``)."""
+        if self.mail is None:
+            raise NotInstalled("mail is not installed on this node")
+        return self.mail

@@ -73,7 +73,7 @@ def main() -> None:
 
 def _add_commands() -> None:
     # Imported here, not at the top: the command modules use the helpers above.
-    from node.cli import imports, members, node, partners, taxonomy
+    from node.cli import imports, mail, members, node, partners, taxonomy
     from node.demo import demo_command
 
     for command in (
@@ -90,6 +90,7 @@ def _add_commands() -> None:
         partners.block,
         partners.unblock,
         partners.deliveries,
+        mail.mail,
         demo_command,
     ):
         cli.add_command(command)

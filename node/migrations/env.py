@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 
 import federation.models  # noqa: F401
+import profiles.mail  # noqa: F401
 import profiles.models  # noqa: F401
+import profiles.tokens  # noqa: F401
 from federation.db import Base
 
 config = context.config
