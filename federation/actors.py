@@ -20,12 +20,19 @@ from sqlalchemy.orm import Session
 
 from federation import vocab
 from federation.db import utcnow
-from federation.errors import BadRequest, Forbidden, Gone, NotFound, SignatureInvalid
-from federation.iri import host_of, same_host
+from federation.errors import (
+    BadRequest,
+    Forbidden,
+    Gone,
+    NotFound,
+    SignatureInvalid,
+    UnsupportedMediaType,
+)
+from federation.iri import host_of, is_http_iri, same_host
 from federation.models import Follower, Following, RemoteActor, dialect_insert
 from federation.signatures import PublicKeyInfo
 from federation.transport import Signer, Transport
-from federation.webfinger import parse_handle, webfinger_lookup
+from federation.webfinger import parse_handle, webfinger_lookup, webfinger_lookup_url
 
 CACHE_TTL = timedelta(days=1)
 # Built once: every signed POST asks it, and building a statement costs more than running it.
@@ -196,7 +203,27 @@ class RemoteActors:
         self.session.flush()
         return True
 
-    # -- handles ------------------------------------------------------------------------------
+    # -- handles and profile URLs -------------------------------------------------------------
+
+    def resolve_url(self, url: str) -> vocab.Actor:
+        """An actor from a URL a person copied: the actor IRI itself, or a profile page.
+
+        Mastodon serves the actor at its profile URL ``/@user`` too, but with the id
+        ``/users/user``: like Mastodon's FetchResourceService, a document whose id is another
+        URL on the same host is fetched again from that id (and must be an actor there). A URL
+        that answers HTML (a profile page without content negotiation) is looked up through its
+        host's WebFinger with the URL as ``resource``.
+        """
+        try:
+            final_url, doc = self.transport.get_json(url, self.signer)
+        except UnsupportedMediaType:
+            return self.get(webfinger_lookup_url(self.transport, url), refresh=True)
+        doc_id = doc.get("id")
+        if doc_id == final_url:
+            return self._accept_actor_document(final_url, doc)
+        if isinstance(doc_id, str) and is_http_iri(doc_id) and same_host(doc_id, final_url):
+            return self.fetch(doc_id)
+        raise Forbidden(f"document id {str(doc_id)[:200]!r} is not its URL")
 
     def resolve_handle(self, handle: str) -> vocab.Actor:
         """``user@host`` -> actor, with Mastodon's round-trip check: the actor's

@@ -131,6 +131,39 @@ def follow_remote(
     return activity
 
 
+def unfollow_remote(
+    session: Session, *, local_actor: str, remote_actor: str, remote_inbox: str, undo_id: str
+) -> dict[str, Any] | None:
+    """Queue the ``Undo`` of ``local_actor``'s Follow of ``remote_actor`` (whatever its state:
+    a pending follow is withdrawn the same way) and delete the ``fed_following`` row. The Undo
+    embeds the Follow (id, actor, object): Mastodon and Lemmy match it by actor and object,
+    others by id. Returns the Undo, or None when there was no such follow. Flushes."""
+    row = session.scalar(
+        select(Following).where(
+            Following.local_actor == local_actor, Following.remote_actor == remote_actor
+        )
+    )
+    if row is None:
+        return None
+    activity = {
+        "@context": vocab.AS_CONTEXT,
+        "id": undo_id,
+        "type": "Undo",
+        "actor": local_actor,
+        "object": {
+            "id": row.follow_activity_id,
+            "type": "Follow",
+            "actor": local_actor,
+            "object": remote_actor,
+        },
+        "to": [remote_actor],
+    }
+    publish(session, activity, actor_iri=local_actor, targets=[remote_inbox])
+    session.delete(row)
+    session.flush()
+    return activity
+
+
 # -- collections ------------------------------------------------------------------------------
 
 
@@ -226,4 +259,28 @@ def followers_page(
 def followers_total(session: Session, local_actor: str) -> int:
     stmt = select(func.count()).select_from(Follower)
     stmt = stmt.where(Follower.local_actor == local_actor, Follower.accepted.is_(True))
+    return session.scalar(stmt) or 0
+
+
+def following_page(
+    session: Session, local_actor: str, collection_id: str, page: int, page_size: int = PAGE_SIZE
+) -> dict[str, Any]:
+    """Page ``page`` (from 1) of the actors ``local_actor`` follows (accepted follows only),
+    oldest first."""
+    page = max(page, 1)
+    rows = session.scalars(
+        select(Following.remote_actor)
+        .where(Following.local_actor == local_actor, Following.state == "accepted")
+        .order_by(Following.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size + 1)
+    ).all()
+    return ordered_collection_page(
+        collection_id, page, list(rows[:page_size]), has_next=len(rows) > page_size
+    )
+
+
+def following_total(session: Session, local_actor: str) -> int:
+    stmt = select(func.count()).select_from(Following)
+    stmt = stmt.where(Following.local_actor == local_actor, Following.state == "accepted")
     return session.scalar(stmt) or 0

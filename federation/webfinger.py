@@ -109,7 +109,25 @@ def webfinger_lookup(transport: Transport, handle: str) -> str:
     Over https; plain http only when the transport is in dev mode (loopback test nodes).
     Raises NotFound when the JRD has no ActivityPub ``self`` link.
     """
-    url = webfinger_url(handle, dev_mode=transport.dev_mode)
+    return _self_link(transport, webfinger_url(handle, dev_mode=transport.dev_mode), handle)
+
+
+def webfinger_lookup_url(transport: Transport, url: str) -> str:
+    """Resolve a profile page URL (``https://host/@user``) to its actor IRI through the
+    WebFinger of the URL's host, asked with the URL as ``resource`` (Mastodon and coopfed
+    answer those). Same scheme rules and errors as :func:`webfinger_lookup`."""
+    parts = urlsplit(url)
+    if not is_http_iri(url) or not parts.netloc:
+        raise BadRequest(f"not a profile URL: {url[:100]!r}")
+    scheme = "http" if transport.dev_mode else "https"
+    query = quote(url, safe="")
+    return _self_link(
+        transport, f"{scheme}://{parts.netloc}/.well-known/webfinger?resource={query}", url
+    )
+
+
+def _self_link(transport: Transport, url: str, asked: str) -> str:
+    """The ``rel=self`` ActivityPub link of the JRD at ``url``."""
     _final, _ctype, body = transport.get(url, accept=f"{JRD_JSON}, application/json")
     jrd = vocab.parse_json(body)
     links = jrd.get("links")
@@ -121,4 +139,4 @@ def webfinger_lookup(transport: Transport, handle: str) -> str:
             continue
         if is_http_iri(href) and (transport.dev_mode or str(href).startswith("https://")):
             return str(href)
-    raise NotFound(f"no ActivityPub actor for {handle[:100]!r}")
+    raise NotFound(f"no ActivityPub actor for {asked[:100]!r}")

@@ -1,5 +1,8 @@
 """Collections: outboxes, followers and following of our actors, and the partner collections.
 
+- ``following`` lists the accounts an actor follows (accepted follows): the instance actor's
+  (partner coops) and the calls Group's to anyone; a member's to whoever may see their profile.
+
 - A member's outbox lists what they sent to the public that is still public now; followers are
   counted, never listed (only the coop's followers, the partner coops, are public knowledge).
 - ``/actor/members`` and ``/actor/calls`` page through full documents for partner backfill:
@@ -12,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort
 from sqlalchemy import select
 
 from federation import outbox
-from node.ap import ap_response, fed, local_member, page_arg, signed_partner
-from node.web import ctx, db
+from node.ap import ap_response, audience_for, fed, local_member, page_arg, signed_partner
+from node.web import db
 from profiles import visibility
 from profiles.models import Call, Member
 from profiles.visibility import Audience
@@ -107,10 +110,26 @@ def calls_followers() -> Response:
     return _followers(fed().coop.calls_iri, listed=False)
 
 
+def _following(actor_iri: str, *, listed: bool) -> Response:
+    """The accounts ``actor_iri`` follows (accepted follows only), paged; only counted when
+    the asker may not see the actor's profile."""
+    collection_id = f"{actor_iri}/following"
+    total = outbox.following_total(db(), actor_iri)
+    page = page_arg()
+    if not listed or page is None:
+        return ap_response(outbox.ordered_collection(collection_id, total, paged=listed))
+    return ap_response(outbox.following_page(db(), actor_iri, collection_id, page))
+
+
 @bp.route("/actor/following")
+def instance_following() -> Response:
+    """The partner coops our instance actor follows: public knowledge, like its followers."""
+    return _following(fed().coop.instance_iri, listed=True)
+
+
 @bp.route("/groups/calls/following")
-def actor_following() -> Response:
-    return _collection(ctx().base_url + request.path, 0)
+def calls_following() -> Response:
+    return _following(fed().coop.calls_iri, listed=True)
 
 
 @bp.route("/actor/outbox")
@@ -151,7 +170,14 @@ def member_followers(username: str) -> Response:
 
 @bp.route("/members/<username>/following")
 def member_following(username: str) -> Response:
-    return _collection(f"{_member_or_404(username).ap_id}/following", 0)
+    """Whom a member follows: listed to those who may see the member's profile (the public for
+    a public profile, partner coops for a partners-only one), counted for everyone else."""
+    member = _member_or_404(username)
+    audience = audience_for(
+        lambda a: visibility.may_view(member.visibility, local=True, audience=a)
+    )
+    listed = visibility.may_view(member.visibility, local=True, audience=audience)
+    return _following(member.ap_id, listed=listed)
 
 
 def _backfill_collection(kind: str) -> Response:

@@ -28,6 +28,7 @@ from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
 from profiles.ap import CoopFederation
+from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
 from profiles.models import Member, Partnership
 
@@ -196,6 +197,20 @@ class NodeFederation:
                     session.rollback()
                     log.warning("backfill from partner %s failed: %s", pid, exc)
         return done
+
+    # -- following fediverse accounts -----------------------------------------------------------
+    # ``who``: a member's user name, or "calls" for the project-calls Group. The caller commits;
+    # errors are FollowRefused (a DomainError, in ADMIN_ERRORS) with a reason code.
+
+    def follow(self, session: Session, who: str, target: str) -> FollowedAccount:
+        """``who`` follows ``target`` (``@user@host``, ``acct:user@host`` or a URL)."""
+        return self.coop.follows.follow(session, self.actors(session), self.policy, who, target)
+
+    def unfollow(self, session: Session, who: str, target: str) -> FollowedAccount:
+        return self.coop.follows.unfollow(session, self.actors(session), self.policy, who, target)
+
+    def following(self, session: Session, who: str) -> list[FollowedAccount]:
+        return self.coop.follows.following(session, who)
 
     # -- administration -------------------------------------------------------------------------
 

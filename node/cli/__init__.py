@@ -7,7 +7,8 @@ never loads the app just to print ``--help`` (there is no app before ``coopfed i
 
 The commands, by group: :mod:`~node.cli.node` (init, run, worker, db),
 :mod:`~node.cli.members`, :mod:`~node.cli.imports`, :mod:`~node.cli.taxonomy`,
-:mod:`~node.cli.partners` (partner, block, unblock, deliveries), and ``demo``
+:mod:`~node.cli.partners` (partner, block, unblock, deliveries), :mod:`~node.cli.follows`
+(follow, unfollow, following), and ``demo``
 (:mod:`node.demo`).
 """
 
@@ -73,7 +74,7 @@ def main() -> None:
 
 def _add_commands() -> None:
     # Imported here, not at the top: the command modules use the helpers above.
-    from node.cli import imports, mail, members, node, partners, taxonomy
+    from node.cli import follows, imports, mail, members, node, partners, taxonomy
     from node.demo import demo_command
 
     for command in (
@@ -90,6 +91,9 @@ def _add_commands() -> None:
         partners.block,
         partners.unblock,
         partners.deliveries,
+        follows.follow,
+        follows.unfollow,
+        follows.following,
         mail.mail,
         demo_command,
     ):

@@ -5,7 +5,8 @@ vocabulary, access checks.
 Pages: :mod:`~node.web.home` (home, about, favicon), :mod:`~node.web.members` (member pages,
 avatars), :mod:`~node.web.profile` (editing one's profile), :mod:`~node.web.directory`,
 :mod:`~node.web.calls`, :mod:`~node.web.auth`, :mod:`~node.web.admin`,
-:mod:`~node.web.admin_federation`, :mod:`~node.web.matches` (suggestions on pages); forms are
+:mod:`~node.web.admin_federation`, :mod:`~node.web.matches` (suggestions on pages),
+:mod:`~node.web.following` (following fediverse accounts); forms are
 parsed by :mod:`~node.web.forms`, shared page helpers live in :mod:`~node.web.pages`.
 
 Every page works without JavaScript. Views parse the request, call one service from
@@ -111,9 +112,19 @@ def safe_next(target: str | None) -> str:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """The page blueprints (federation's admin pages and matches come with their services)."""
-    from node.web import admin, auth, calls, directory, home, members, pages, profile
+    from node.web import admin, auth, calls, directory, following, home, members, pages, profile
 
-    return (pages.bp, auth.bp, home.bp, members.bp, profile.bp, directory.bp, calls.bp, admin.bp)
+    return (
+        pages.bp,
+        auth.bp,
+        home.bp,
+        members.bp,
+        profile.bp,
+        directory.bp,
+        calls.bp,
+        admin.bp,
+        following.bp,
+    )
 
 
 def install(app: Flask) -> None:

@@ -10,6 +10,8 @@
 - :mod:`~profiles.ap.collections` — :class:`Collections`: the Group's outbox, partner pages;
 - :mod:`~profiles.ap.publishing` — :class:`Publisher`: domain events -> activities;
 - :mod:`~profiles.ap.partnerships` — :class:`Partnerships`: request, accept, reject, end;
+- :mod:`~profiles.ap.following` — :class:`Follows`: members and the calls Group following
+  fediverse accounts;
 - :mod:`~profiles.ap.handlers` — :class:`InboxHandlers`: inbound activities, follow policy;
 - :mod:`~profiles.ap.remote_rows` — partners' rows through the domain writers;
 - :mod:`~profiles.ap.backfill` — :class:`Backfill`: paging a new partner's collections.
@@ -34,6 +36,7 @@ from federation.transport import Signer
 from profiles.ap.backfill import Backfill
 from profiles.ap.collections import Collections
 from profiles.ap.documents import Documents
+from profiles.ap.following import Follows
 from profiles.ap.handlers import InboxHandlers
 from profiles.ap.keys import KeyStore
 from profiles.ap.partnerships import Partnerships
@@ -46,7 +49,7 @@ from profiles.vocabulary import Vocabulary
 class CoopFederation:
     """Everything the coop domain does on ActivityPub, for one node: a façade over
     :attr:`keys`, :attr:`documents`, :attr:`collections`, :attr:`publisher`,
-    :attr:`partnerships`, :attr:`handlers` and :attr:`backfiller`.
+    :attr:`partnerships`, :attr:`follows`, :attr:`handlers` and :attr:`backfiller`.
 
     ``session_factory`` gives a Session wired to the node's listeners (used by the key
     resolver, which runs in delivery worker threads). ``vocabulary(session)`` gives the current
@@ -67,6 +70,7 @@ class CoopFederation:
         self.collections = Collections(self.keys, self.documents)
         self.publisher = Publisher(ctx, self.keys, self.documents)
         self.partnerships = Partnerships(ctx, self.keys)
+        self.follows = Follows(ctx, self.keys)
         self.handlers = InboxHandlers(self.keys, self.partnerships)
         self.backfiller = Backfill(self.keys)
         self.instance_iri = self.keys.instance_iri
@@ -163,6 +167,7 @@ __all__ = [
     "CoopFederation",
     "Documents",
     "FederationError",
+    "Follows",
     "InboxHandlers",
     "KeyStore",
     "Partnerships",

@@ -1,6 +1,6 @@
 // A Fedify federation used as an independent test peer by tests/interop (see conftest.py there).
 //
-// One actor, /users/fedi (a Person with an RSA key for HTTP and LD signatures and an Ed25519
+// One actor, /users/fedi, WebFinger acct:fedi@127.0.0.1:PORT (a Person with an RSA key for HTTP and LD signatures and an Ed25519
 // key for FEP-8b32 proofs), served on 127.0.0.1 by node:http. Fedify does everything the way it
 // does for real servers: it parses every inbound activity as JSON-LD, verifies signatures and
 // proofs, signs what it sends with RFC 9421 first and draft-cavage after an error (double knock).
@@ -142,7 +142,9 @@ function build(firstKnock) {
     })
     .setKeyPairsDispatcher(async (_ctx, identifier) =>
       identifier === USER ? [rsa, ed25519] : []
-    );
+    )
+    // WebFinger (acct:fedi@127.0.0.1:PORT): the handle is the identifier.
+    .mapHandle((_ctx, username) => (username === USER ? USER : null));
   federation.setFollowersDispatcher("/users/{identifier}/followers", async () => ({
     items: [...followers.values()],
   }));
