@@ -137,6 +137,14 @@ def is_activitypub_content_type(ct: str | None) -> bool:
 # --------------------------------------------------------------------------- small helpers
 
 
+def former_type(type_name: str) -> str:
+    """A Tombstone's ``formerType`` value for an AS2 type: ``"as:Page"``. The AS2 context types
+    ``formerType`` as ``@id``, so a bare ``"Page"`` expands to a relative IRI that JSON-LD
+    processors drop; ``as:Page`` expands to the type's IRI. Fedify writes and reads exactly this
+    form (``Tombstone.toJsonLd``); Mastodon ignores ``formerType``."""
+    return f"as:{type_name}"
+
+
 def as_list(value: Any) -> list[Any]:
     """AS2 properties may be a value or an array: always give a list (None → [])."""
     if value is None:

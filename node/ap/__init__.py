@@ -110,7 +110,7 @@ def gone(ap_id: str) -> Response | None:
         "@context": vocab.AS_CONTEXT,
         "id": ap_id,
         "type": "Tombstone",
-        "formerType": tomb.kind,
+        "formerType": vocab.former_type(tomb.kind),
         "deleted": tomb.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return ap_response(doc, 410)

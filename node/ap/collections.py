@@ -64,31 +64,27 @@ def _public_calls(ap_ids: list[str]) -> set[str]:
 
 
 def _public_outbox(member: Member) -> Response:
-    """What a stranger may see of what ``member`` sent: activities addressed to Public whose
-    object is still public now — a call since deleted or made partners-only, or a profile
-    since made partners-only, is not listed (nor counted: Mastodon shows ``totalItems`` as the
-    post count)."""
+    """What a stranger may see of what ``member`` published: one ``Create`` per call that is
+    public now (the latest, when a call went partners-only and came back), newest first — as
+    Mastodon's outbox lists one ``Create`` per status and shows ``totalItems`` as the post
+    count. Updates, Deletes and profile updates are not listed; a call since deleted or made
+    partners-only is neither listed nor counted."""
     collection_id = f"{member.ap_id}/outbox"
     sent = outbox.outbox_page(
         db(), member.ap_id, collection_id, 1, page_size=OUTBOX_LISTED, public_only=True
     )["orderedItems"]
-    pages = [
-        o["id"] for a in sent if isinstance(o := a.get("object"), dict) and o.get("type") == "Page"
+    creates = [
+        a
+        for a in sent
+        if a.get("type") == "Create"
+        and isinstance(o := a.get("object"), dict)
+        and o.get("type") == "Page"
     ]
-    public_calls = _public_calls(pages)
-    profile_public = visibility.may_view(member.visibility, local=True, audience=Audience.PUBLIC)
-
-    def still_public(activity: dict) -> bool:
-        if activity.get("type") == "Delete":
-            return False  # like Mastodon's outbox: what is gone is not listed
-        obj = activity.get("object")
-        if isinstance(obj, dict) and obj.get("type") == "Page":
-            return obj.get("id") in public_calls
-        if isinstance(obj, dict) and obj.get("type") == "Person":
-            return profile_public
-        return True
-
-    items = [a for a in sent if still_public(a)]
+    public_calls = _public_calls([a["object"]["id"] for a in creates])
+    listed: dict[str, dict] = {}  # newest first: the first Create of each Page wins
+    for activity in creates:
+        listed.setdefault(activity["object"]["id"], activity)
+    items = [a for page_id, a in listed.items() if page_id in public_calls]
     page = page_arg()
     if page is None:
         return ap_response(outbox.ordered_collection(collection_id, len(items)))

@@ -212,6 +212,21 @@ class NodeFederation:
     def following(self, session: Session, who: str) -> list[FollowedAccount]:
         return self.coop.follows.following(session, who)
 
+    def job_outbox_upgrade(self, state: NodeState) -> int:
+        """Stored outbox rows brought up to the current format, a batch per round, until done
+        (then a cached no-op). ``coopfed db upgrade`` does all of it at once."""
+        with state.session() as session:
+            if not self.coop.outbox_upgrade.pending(session):
+                return 0
+            done = self.coop.outbox_upgrade.run_batch(session)
+            session.commit()
+            return done
+
+    def upgrade_outbox(self) -> int:
+        """Every stored outbox row to the current format now; how many were rewritten."""
+        with self.state.session() as session:
+            return self.coop.outbox_upgrade.run_all(session)
+
     # -- administration -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -252,4 +267,5 @@ def install(state: NodeState) -> NodeFederation:
     register_job(state, "federation.inbox", fed.job_inbox)
     register_job(state, "federation.deliveries", fed.job_deliveries)
     register_job(state, "federation.backfill", fed.job_backfill)
+    register_job(state, "federation.outbox_upgrade", fed.job_outbox_upgrade)
     return fed

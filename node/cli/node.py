@@ -206,8 +206,13 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply pending migrations."""
+    """Apply pending migrations, then bring stored outbox activities up to what the node
+    sends today (dates, JSON-LD terms, proofs signed again)."""
     from node import db as node_db
 
-    node_db.upgrade(node_state(ctx).engine)
+    state = node_state(ctx)
+    node_db.upgrade(state.engine)
+    rewritten = state.federation_service().upgrade_outbox()
+    if rewritten:
+        click.echo(f"Outbox: {rewritten} stored activities re-rendered and signed again")
     click.echo("Database is up to date")

@@ -14,7 +14,9 @@
   fediverse accounts;
 - :mod:`~profiles.ap.handlers` — :class:`InboxHandlers`: inbound activities, follow policy;
 - :mod:`~profiles.ap.remote_rows` — partners' rows through the domain writers;
-- :mod:`~profiles.ap.backfill` — :class:`Backfill`: paging a new partner's collections.
+- :mod:`~profiles.ap.backfill` — :class:`Backfill`: paging a new partner's collections;
+- :mod:`~profiles.ap.upgrade` — :class:`OutboxUpgrade`: stored outbox rows brought up to what
+  the node sends today (dates, terms, proofs).
 
 Actors of a node: the coop (``Organization`` at ``/actor``, ``@coop``), the project-calls feed
 (``Group`` at ``/groups/calls``, ``@calls``) and every member (``Person``).
@@ -41,6 +43,7 @@ from profiles.ap.handlers import InboxHandlers
 from profiles.ap.keys import KeyStore
 from profiles.ap.partnerships import Partnerships
 from profiles.ap.publishing import Publisher
+from profiles.ap.upgrade import OutboxUpgrade
 from profiles.context import NodeContext
 from profiles.models import Call, Member, Partnership
 from profiles.vocabulary import Vocabulary
@@ -73,6 +76,7 @@ class CoopFederation:
         self.follows = Follows(ctx, self.keys)
         self.handlers = InboxHandlers(self.keys, self.partnerships)
         self.backfiller = Backfill(self.keys)
+        self.outbox_upgrade = OutboxUpgrade(self.keys)
         self.instance_iri = self.keys.instance_iri
         self.calls_iri = self.keys.calls_iri
 
@@ -170,6 +174,7 @@ __all__ = [
     "Follows",
     "InboxHandlers",
     "KeyStore",
+    "OutboxUpgrade",
     "Partnerships",
     "Publisher",
     "activity_json",

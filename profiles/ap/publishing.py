@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from federation import outbox, vocab
 from federation.models import Follower
+from federation.vocab import former_type
 from profiles import events
 from profiles.ap.addressing import audience, new_id, partners_collection
 from profiles.ap.context import context_for
@@ -130,7 +131,7 @@ class Publisher:
 
     def _retract_person(self, session: Session, ap_id: str, *, signed_by_member: bool) -> None:
         """Tell partners (and the member's followers) that a profile is gone for them."""
-        tombstone = {"id": ap_id, "type": "Tombstone", "formerType": "Person"}
+        tombstone = {"id": ap_id, "type": "Tombstone", "formerType": former_type("Person")}
         partners = self.partner_inboxes(session)
         followers = outbox.followers_inboxes(session, ap_id)
         if signed_by_member and (partners or followers):
@@ -198,29 +199,43 @@ class Publisher:
             targets.extend(outbox.followers_inboxes(session, author))
         if Recipients.GROUP_FOLLOWERS in reach:
             targets.extend(group_inboxes)
-        if not targets:  # nobody listening: partners that come later backfill it
-            if seen is not None:
-                self._mark_published(session, call.ap_id, "Page", call.visibility)
-            return
-        page = self.docs.page(session, call)
         # Back to public: the public audience never had it (or had it deleted): a Create.
         returning = is_public(call.visibility) and seen is not None and not was_public
         kind = "Create" if seen is None or returning else "Update"
-        activity = {
-            "@context": context_for("object"),
-            "id": new_id(call.ap_id, kind.lower()),
-            "type": kind,
-            "actor": author,
-            "object": page,
-            "to": page["to"],
-            "cc": page["cc"],
-        }
-        send(session, self.keys, activity, actor_iri=author, targets=targets)
+        if not targets:
+            # Nobody listening now: partners that come later backfill it. A public call's
+            # Create is still written (without deliveries): the author's outbox is the public
+            # record of what they published, and Mastodon shows its totalItems as the post
+            # count (issue 8, defect 6). Later edits then send Updates, as for any post.
+            if Recipients.FOLLOWERS in reach and kind == "Create":
+                self._send_page(session, call, kind, [])
+            if seen is not None or Recipients.FOLLOWERS in reach:
+                self._mark_published(session, call.ap_id, "Page", call.visibility)
+            return
+        page = self._send_page(session, call, kind, targets)
         if Recipients.GROUP_FOLLOWERS in reach and not was_public and group_inboxes:
             announce_id = self.docs.announce_id(session, call, new=True)
             announce = self.docs.announce(call, page, announce_id)
             send(session, self.keys, announce, actor_iri=self.keys.calls_iri, targets=group_inboxes)
         self._mark_published(session, call.ap_id, "Page", call.visibility)
+
+    def _send_page(
+        self, session: Session, call: Call, kind: str, targets: list[str]
+    ) -> dict[str, Any]:
+        """Queue ``kind`` (Create or Update) of the call's Page by its author; returns the
+        Page."""
+        page = self.docs.page(session, call)
+        activity = {
+            "@context": context_for("object"),
+            "id": new_id(call.ap_id, kind.lower()),
+            "type": kind,
+            "actor": call.author.ap_id,
+            "object": page,
+            "to": page["to"],
+            "cc": page["cc"],
+        }
+        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+        return page
 
     def _unpublicize(
         self, session: Session, call: Call, partners: list[str], group_inboxes: list[str]
@@ -244,7 +259,7 @@ class Publisher:
             "id": new_id(call.ap_id, "delete"),
             "type": "Delete",
             "actor": call.author.ap_id,
-            "object": {"id": call.ap_id, "type": "Tombstone", "formerType": "Page"},
+            "object": {"id": call.ap_id, "type": "Tombstone", "formerType": former_type("Page")},
             "to": [vocab.PUBLIC] if public else [partners_collection(self.ctx)],
         }
         send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)

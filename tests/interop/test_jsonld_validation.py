@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from federation import vocab
 from federation.inbox import accept_follower
-from federation.models import Follower, OutboxActivity
-from federation.outbox import follow_remote
+from federation.models import Follower, Following, OutboxActivity
+from federation.outbox import follow_remote, unfollow_remote
 from profiles.ap.context import context_for as coop_context
 
 from .conftest import add_call, add_member
@@ -38,6 +38,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 ABSOLUTE_IRI = re.compile(r"^(https?|urn|did|mailto):", re.IGNORECASE)
 PEER = "https://peer.example/users/pat"
 PEER_INBOX = "https://peer.example/users/pat/inbox"
+OTHER = "https://peer.example/users/sam"
 
 
 def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -134,12 +135,32 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
         )
         s.flush()
         accept_follower(s, fed.coop.instance_iri, PEER, PEER_INBOX)
+        # Follows of a remote account by the coop, alice and the Group (accepted as the
+        # engine's Accept handler would), and a withdrawn one (an Undo).
+        for local in (fed.coop.instance_iri, alice, calls_iri):
+            follow_remote(
+                s,
+                local_actor=local,
+                remote_actor=PEER,
+                remote_inbox=PEER_INBOX,
+                follow_id=f"{local}#follows/peer",
+            )
         follow_remote(
             s,
-            local_actor=fed.coop.instance_iri,
-            remote_actor=PEER,
+            local_actor=alice,
+            remote_actor=OTHER,
             remote_inbox=PEER_INBOX,
-            follow_id=f"{fed.coop.instance_iri}#follows/peer",
+            follow_id=f"{alice}#follows/other",
+        )
+        s.flush()
+        for row in s.scalars(select(Following).where(Following.remote_actor == PEER)):
+            row.state = "accepted"
+        unfollow_remote(
+            s,
+            local_actor=alice,
+            remote_actor=OTHER,
+            remote_inbox=PEER_INBOX,
+            undo_id=f"{alice}#undos/1",
         )
         s.commit()
     call = add_call(state, "alice", "Sound engineer wanted")
@@ -167,6 +188,8 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
         ("Group outbox", docs["Group"]["outbox"]),
         ("Group followers", docs["Group"]["followers"]),
         ("Organization following", docs["Organization"]["following"]),
+        ("member following", docs["Person"]["following"]),
+        ("Group following", docs["Group"]["following"]),
     ]:
         docs[name] = get(url)
         first = docs[name].get("first")
@@ -195,14 +218,9 @@ def _update_and_delete_a_call(state: Any, title: str) -> None:
         s.commit()
 
 
-# Problems known and left for issue 8's phase 2 (they live in files issue 7 is moving). Kept
-# exact, like a strict xfail: when one is fixed the test fails until it is removed from here.
-KNOWN_PROBLEMS = {
-    # AS2's context types formerType as @id, so "Page" is a relative IRI: send "as:Page"
-    # (profiles/ap/publishing.py Tombstones, node/ap/actors.py _gone).
-    "Delete": ["/object/formerType: @id 'Page' is not an absolute IRI"],
-    "Tombstone": ["/formerType: @id 'Page' is not an absolute IRI"],
-}
+# Problems known and not fixed yet, kept exact like a strict xfail: when one is fixed the test
+# fails until it is removed from here. Empty since issue 8's phase 2 (formerType is "as:Page").
+KNOWN_PROBLEMS: dict[str, list[str]] = {}
 
 EXPECTED = {
     "Person",
@@ -216,6 +234,7 @@ EXPECTED = {
     "Announce",
     "Follow",
     "Accept",
+    "Undo",
     "member outbox",
     "member outbox page",
     "member followers",
@@ -223,6 +242,11 @@ EXPECTED = {
     "Group outbox page",
     "Group followers",
     "Organization following",
+    "Organization following page",
+    "member following",
+    "member following page",
+    "Group following",
+    "Group following page",
 }
 
 

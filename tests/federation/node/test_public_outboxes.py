@@ -185,3 +185,55 @@ def test_a_public_call_made_partners_only_is_withdrawn_from_the_public(make_node
     ]
     ids = [a["id"] for a in get(client, "/groups/calls/outbox?page=1")["orderedItems"]]
     assert ids == [f"{fed.calls_iri}/announces/{public_id}/2"]
+
+
+def test_member_outbox_lists_calls_published_while_nobody_followed(make_node) -> None:
+    """Issue 8, defect 6: no follower and no partner when the calls were made, yet the
+    member's outbox lists one Create per public call, and totalItems counts them."""
+    app, alice = node_with_alice(make_node)
+    state = app.extensions["coopfed"]
+    first = add_call(app, "Public: a light designer", "public")
+    add_call(app, "Partners only: a translator", "partners")
+    second = add_call(app, "Public: a sound engineer", "public")
+    client = app.test_client()
+    path = alice.split("smart.test", 1)[1]
+    with state.session() as s:
+        assert s.scalar(select(Delivery.id)) is None  # nothing was delivered to anybody
+
+    head = get(client, f"{path}/outbox")
+    assert head["totalItems"] == 2
+    items = get(client, f"{path}/outbox?page=1")["orderedItems"]
+    assert [(a["type"], a["object"]["name"]) for a in items] == [
+        ("Create", "Public: a sound engineer"),
+        ("Create", "Public: a light designer"),
+    ]
+    assert all(a["proof"]["verificationMethod"] == f"{alice}#ed25519-key" for a in items)
+
+    # Somebody follows; an edit reaches them as an Update, and the outbox still lists one
+    # Create per call.
+    with state.session() as s:
+        s.add(
+            Follower(
+                local_actor=alice,
+                follower="https://masto.example/users/bob",
+                follower_inbox="https://masto.example/inbox",
+                accepted=True,
+            )
+        )
+        call = s.scalar(select(Call).where(Call.public_id == first))
+        data = call_service.call_data(call)
+        data.compensation = "EUR 500 a day"
+        call_service.update_call(s, call, call.author, data, state.vocabulary.get(s))
+        s.commit()
+        sent = s.scalars(
+            select(OutboxActivity.type).join(Delivery).where(OutboxActivity.actor == alice)
+        ).all()
+    assert sent == ["Update"]
+    assert get(client, f"{path}/outbox")["totalItems"] == 2
+
+    # Deleted: neither listed nor counted.
+    with state.session() as s:
+        call = s.scalar(select(Call).where(Call.public_id == second))
+        call_service.delete_call(s, call, call.author)
+        s.commit()
+    assert get(client, f"{path}/outbox")["totalItems"] == 1
