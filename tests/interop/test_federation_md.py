@@ -59,3 +59,40 @@ def test_federation_md_examples_are_what_the_node_sends(make_node: Any) -> None:
         "FEDERATION.md's examples differ from what the node sends (rewrite them with "
         "COOPFED_WRITE_EXAMPLES=1 if the change is intended):\n" + "\n".join(differ)
     )
+
+
+TERM_ROW = re.compile(r"^\| `(?P<term>[^`]+)` \| `(?P<iri>[^`]+)` \| (?P<type>[^|]+?) \|", re.M)
+PREFIXES = {
+    "as": "https://www.w3.org/ns/activitystreams#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+def test_federation_md_lists_every_extension_term_with_its_iri_and_type() -> None:
+    """The table under "### Extension terms" is the inline term dict we send, expanded."""
+    from profiles.ap.context import COOPFED_CONTEXT
+
+    prefixes = dict(PREFIXES)
+    prefixes.update({k: v for k, v in COOPFED_CONTEXT.items() if isinstance(v, str) and "/" in v})
+
+    def expand(value: str) -> str:
+        prefix, sep, rest = value.partition(":")
+        return prefixes[prefix] + rest if sep and prefix in prefixes else value
+
+    expected = {}
+    for term, definition in COOPFED_CONTEXT.items():
+        if term in prefixes:
+            continue  # a prefix, not a term
+        if isinstance(definition, str):
+            iri, kind = expand(definition), "—"
+        else:
+            iri, kind = expand(definition["@id"]), definition.get("@type", "—")
+        expected[term] = (iri, kind)
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("### Extension terms") :]
+    table = table[: table.index("\n\n", table.index("| term |"))]
+    documented = {
+        m.group("term"): (m.group("iri"), m.group("type").replace("`", "").split(" (")[0])
+        for m in TERM_ROW.finditer(table)
+    }
+    assert documented == expected
