@@ -113,8 +113,9 @@ def test_our_inbox_accepts_fedify_with_both_signature_specs(
     from federation.outbox import follow_remote
 
     fed = node.federation
-    # Our instance actor follows the Fedify actor (the engine's follow; members following
-    # remote accounts is issue 8's phase 2), so that Fedify delivers its Creates to us.
+    # Our instance actor follows the Fedify actor through the engine, so that Fedify delivers
+    # its Creates to us (members and the Group follow with `coopfed follow`:
+    # test_fedify_following.py).
     with node.state.session() as s:
         follow_remote(
             s,

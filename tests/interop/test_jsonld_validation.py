@@ -166,6 +166,10 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
     call = add_call(state, "alice", "Sound engineer wanted")
     deleted = add_call(state, "alice", "Light designer wanted")
     _update_and_delete_a_call(state, "Light designer wanted")
+    pat = add_member(state, "pat", visibility="partners")  # bare actor for strangers
+    bea = add_member(state, "bea")
+    _delete_member(state, "bea")  # Delete of the actor, Delete(Tombstone) from the coop
+    _reject_a_partnership(state)
 
     client = app.test_client()
 
@@ -181,6 +185,8 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
         "Group": get(calls_iri),
         "Page": get(call),
         "Tombstone": get(deleted, status=410),
+        "Person (bare)": get(pat),
+        "Tombstone (Person)": get(bea, status=410),
     }
     for name, url in [
         ("member outbox", docs["Person"]["outbox"]),
@@ -190,6 +196,10 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
         ("Organization following", docs["Organization"]["following"]),
         ("member following", docs["Person"]["following"]),
         ("Group following", docs["Group"]["following"]),
+        ("Organization outbox", docs["Organization"]["outbox"]),
+        ("Organization followers", docs["Organization"]["followers"]),
+        ("partner members", f"{fed.coop.instance_iri}/members"),
+        ("partner calls", f"{fed.coop.instance_iri}/calls"),
     ]:
         docs[name] = get(url)
         first = docs[name].get("first")
@@ -198,7 +208,10 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
     with state.session() as s:
         for body in s.scalars(select(OutboxActivity.body).order_by(OutboxActivity.id)):
             activity = json.loads(body)
-            docs.setdefault(activity["type"], activity)
+            name = activity["type"]
+            if name == "Delete" and isinstance(activity["object"], str):
+                name = "Delete (actor)"
+            docs.setdefault(name, activity)
     return docs
 
 
@@ -218,6 +231,39 @@ def _update_and_delete_a_call(state: Any, title: str) -> None:
         s.commit()
 
 
+def _delete_member(state: Any, username: str) -> None:
+    from profiles import members as member_service
+
+    with state.session() as s:
+        member = member_service.get_local(s, state.ctx, username)
+        state.federation_service().coop.ensure_member_key(s, member)
+        member_service.delete_member(s, member)
+        s.commit()
+
+
+def _reject_a_partnership(state: Any) -> None:
+    """A coop asked to partner and our admin refuses: the real Reject."""
+    from profiles.models import Partnership
+
+    coop = "https://other.example/actor"
+    fed = state.federation_service()
+    with state.session() as s:
+        s.add(
+            Partnership(actor=coop, domain="other.example", inbox=coop + "/inbox", state="pending")
+        )
+        s.add(
+            Follower(
+                local_actor=fed.coop.instance_iri,
+                follower=coop,
+                follower_inbox=coop + "/inbox",
+                follow_activity_id=coop + "#follows/1",
+            )
+        )
+        s.flush()
+        fed.coop.reject_partnership(s, "other.example")
+        s.commit()
+
+
 # Problems known and not fixed yet, kept exact like a strict xfail: when one is fixed the test
 # fails until it is removed from here. Empty since issue 8's phase 2 (formerType is "as:Page").
 KNOWN_PROBLEMS: dict[str, list[str]] = {}
@@ -234,7 +280,18 @@ EXPECTED = {
     "Announce",
     "Follow",
     "Accept",
+    "Reject",
     "Undo",
+    "Delete (actor)",
+    "Person (bare)",
+    "Tombstone (Person)",
+    "Organization outbox",
+    "Organization followers",
+    "Organization followers page",
+    "partner members",
+    "partner members page",
+    "partner calls",
+    "partner calls page",
     "member outbox",
     "member outbox page",
     "member followers",
