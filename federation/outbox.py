@@ -106,9 +106,11 @@ def publish(
 def follow_remote(
     session: Session, *, local_actor: str, remote_actor: str, remote_inbox: str, follow_id: str
 ) -> dict[str, Any]:
-    """Queue a Follow from one of our actors (a partnership request between instance actors)
-    and record it in ``fed_following`` as pending until the peer's Accept/Reject arrives.
-    Returns the Follow. Flushes, never commits."""
+    """Queue a Follow from one of our actors (a member or the calls Group following an account,
+    a partnership request between instance actors) to ``remote_inbox`` and record it in
+    ``fed_following`` as pending until the peer's Accept/Reject arrives (the inbox's built-in
+    handler matches it by ``follow_id``). A follow already recorded is asked again with the new
+    id. Returns the Follow. Flushes, never commits."""
     activity = {
         "@context": vocab.AS_CONTEXT,
         "id": follow_id,
