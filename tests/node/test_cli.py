@@ -200,6 +200,7 @@ def _esco_only_skill():
     raise AssertionError("no ESCO-only skill")
 
 
+@pytest.mark.timeout(900)  # two full ESCO imports: seconds alone, minutes on a loaded CI machine
 def test_taxonomy_import_esco(instance):
     need(ESCO_DIR.is_dir(), f"ESCO test data not found at {ESCO_DIR}")
     iri, label = _esco_only_skill()
