@@ -400,6 +400,17 @@ class MatchIndex:
             for s, p, f, how in ranked
         ]
 
+    def explain(self, call: Call, key: str) -> Suggestion | None:
+        """One profile's fit to ``call`` (score, reasons), whatever the filters; None if the
+        index does not hold ``key``. Counts no exposure."""
+        p = self._profiles.get(key)
+        if p is None:
+            return None
+        q = self._prepare(call)
+        f, how = features(p, q, self.weights, self.graph)
+        s = linear_score(f, self.weights)
+        return Suggestion(p.key, s, tuple(reasons(p, q, f, how, self.weights, self.graph)), f)
+
     def team_for_call(
         self,
         call: Call,

@@ -58,7 +58,9 @@ def content(n: Notification, base_url: str) -> dict[str, Any] | None:
     """The ``mail/notice`` context of a notification (lazy strings), or None if it names
     nothing any more."""
     response, invitation, message = n.response, n.invitation, n.message
-    call = n.call or (response.call if response else None) or (invitation.call if invitation else None)
+    call = (
+        n.call or (response.call if response else None) or (invitation.call if invitation else None)
+    )
     if call is None:
         return None
     title = call.title
@@ -86,6 +88,20 @@ def content(n: Notification, base_url: str) -> dict[str, Any] | None:
             "action_url": f"{base_url}/responses/{response.id}",
             "action_label": _l("See your response"),
         }
+    if n.kind == "invitation" and invitation is not None and invitation.invitee_id != n.member_id:
+        invitee = _name(invitation.invitee)
+        return {
+            "title": _l("Invitation declined: “%(title)s”", title=title),
+            "paragraphs": [
+                _l(
+                    "%(name)s declined your invitation to respond to “%(title)s”.",
+                    name=invitee,
+                    title=title,
+                )
+            ],
+            "action_url": f"{base_url}/calls/{call.public_id}",
+            "action_label": _l("Open the call"),
+        }
     if n.kind == "invitation" and invitation is not None:
         inviter = _name(invitation.inviter)
         return {
@@ -105,7 +121,10 @@ def content(n: Notification, base_url: str) -> dict[str, Any] | None:
         )
         return {
             "title": _l("New message about “%(title)s”", title=title),
-            "paragraphs": [_l("New message about “%(title)s”.", title=title), _excerpt(message.body)],
+            "paragraphs": [
+                _l("New message about “%(title)s”.", title=title),
+                _excerpt(message.body),
+            ],
             "action_url": target + "#messages",
             "action_label": _l("Read and answer"),
         }

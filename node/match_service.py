@@ -391,6 +391,28 @@ class MatchService:
             [Match(s, rows[s.key]) for s in people if s.key in rows],
         )
 
+    def explain(
+        self, session: Session, call: Call, members: Iterable[Member]
+    ) -> dict[str, mm.Suggestion]:
+        """How well each of ``members`` fits ``call`` (score and reasons, as the suggestions
+        word them), by actor IRI; members the index does not hold are left out. For responders
+        and invitees (issue 9): no visibility filter (they came to the call themselves), no
+        exposure counted."""
+        with self._lock:
+            index = self._ensure(session)
+            mcall = self._calls.get(call.ap_id)
+            if mcall is None:
+                loaded = convert.load_calls(session, self._vocab(session), keys=[call.ap_id])
+                if not loaded:
+                    return {}
+                mcall = loaded[0]
+            found = {}
+            for member in members:
+                suggestion = index.explain(mcall, member.ap_id)
+                if suggestion is not None:
+                    found[member.ap_id] = suggestion
+            return found
+
     def _calls_by_key(self, session: Session, keys: list[str]) -> dict[str, Call]:
         if not keys:
             return {}

@@ -24,7 +24,8 @@ from node.collab_mail import STATE_NAMES
 from node.i18n import current_language
 from node.web import current_member, db, login_required, state, vocab
 from profiles import calls as call_service
-from profiles import collab
+from profiles import collab, visibility
+from profiles.collab.responses import live_response
 from profiles.errors import ValidationError
 from profiles.models import Call, Member
 
@@ -70,12 +71,13 @@ def call_collab(call: Call) -> dict[str, Any] | None:
         return None
     session = db()
     is_author = call.author_id == me.id
-    mine = None if is_author else collab.live_response(session, call, me)
+    mine = None if is_author else live_response(session, call, me.ap_id)
+    may_edit = visibility.may_edit_call(call, me)
     return {
-        "is_author": is_author,
+        "is_author": may_edit,
         "mine": mine,
-        "may_respond": (not is_author) and mine is None and collab.may_respond(session, call, me),
-        "responses": collab.count_responses(session, call) if is_author else 0,
+        "may_respond": not is_author and mine is None and call.status == "open" and me.local,
+        "responses": len(collab.responses_for_call(session, call, me)) if may_edit else 0,
         "team": collab.team(session, call, me),
     }
 
@@ -103,7 +105,6 @@ def _initial(call: Call, me: Member) -> dict[str, Any]:
         "links": links,
         "team_contact": "",
         "consent": False,
-        "invitation_id": request.args.get("invitation", ""),
     }
 
 
@@ -119,7 +120,6 @@ def _parse(form: Any, call: Call) -> tuple[dict[str, Any], dict[str, str]]:
         "links": [u.strip() for u in form.getlist("links") if u.strip()],
         "team_contact": form.get("team_contact", "").strip(),
         "consent": bool(form.get("consent")),
-        "invitation_id": form.get("invitation_id", "").strip(),
     }
     errors: dict[str, str] = {}
     if not raw["message"]:
@@ -138,7 +138,7 @@ def _parse(form: Any, call: Call) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _response_data(raw: dict[str, Any]) -> collab.ResponseData:
-    invitation = raw["invitation_id"]
+    # A pending invitation of this member to this call is linked by the service.
     return collab.ResponseData(
         message=raw["message"],
         skills=list(raw["skills"]),
@@ -147,7 +147,6 @@ def _response_data(raw: dict[str, Any]) -> collab.ResponseData:
         rate=raw["rate"],
         links=list(raw["links"]),
         team_contact=raw["team_contact"],
-        invitation_id=int(invitation) if invitation.isdigit() else None,
         consent=raw["consent"],
     )
 
@@ -173,7 +172,7 @@ def respond(public_id: str) -> Any:
     call = _visible_call(public_id)
     me = _me()
     session = db()
-    existing = collab.live_response(session, call, me)
+    existing = live_response(session, call, me.ap_id)
     if existing is not None:
         flash(_("You have already responded to this call."))
         return redirect(url_for("collab.thread", response_id=existing.id))
@@ -186,7 +185,9 @@ def respond(public_id: str) -> Any:
         return _render_respond(call, _initial(call, me), {}, 200)
     raw, errors = _parse(request.form, call)
     if collab.needs_consent(session, call, me) and not raw["consent"]:
-        errors["consent"] = _("Tick the box to share your profile with this coop, or do not respond.")
+        errors["consent"] = _(
+            "Tick the box to share your profile with this coop, or do not respond."
+        )
     if errors:
         return _render_respond(call, raw, errors, 422)
     try:
@@ -210,7 +211,7 @@ def my_responses() -> Any:
 @login_required
 def withdraw(response_id: int) -> Any:
     session = db()
-    response = collab.get_response(session, response_id)  # NotFound -> 404
+    response = collab.get_response(session, response_id, _me())  # NotFound -> 404
     collab.withdraw(session, response, _me())  # PermissionDenied -> 403
     session.commit()
     flash(_("Your response is withdrawn."))
@@ -261,7 +262,7 @@ def call_responses(public_id: str) -> Any:
 @login_required
 def decide(response_id: int) -> Any:
     session = db()
-    response = collab.get_response(session, response_id)
+    response = collab.get_response(session, response_id, _me())
     decision = request.form.get("decision", "")
     if decision not in DECISIONS:
         abort(400)
@@ -344,16 +345,18 @@ def _post_message(thread: Any, kind: str, target: str) -> Any:
 @bp.route("/responses/<int:response_id>", methods=["GET", "POST"])
 @login_required
 def thread(response_id: int) -> Any:
-    response = collab.get_response(db(), response_id)
+    response = collab.get_response(db(), response_id, _me())
     if request.method == "POST":
-        return _post_message(response, "response", url_for("collab.thread", response_id=response_id))
+        return _post_message(
+            response, "response", url_for("collab.thread", response_id=response_id)
+        )
     return _thread_page(response, "response")
 
 
 @bp.route("/invitations/<int:invitation_id>", methods=["GET", "POST"])
 @login_required
 def invitation_thread(invitation_id: int) -> Any:
-    invitation = collab.get_invitation(db(), invitation_id)
+    invitation = collab.get_invitation(db(), invitation_id, _me())
     if request.method == "POST":
         target = url_for("collab.invitation_thread", invitation_id=invitation_id)
         return _post_message(invitation, "invitation", target)
@@ -362,7 +365,7 @@ def invitation_thread(invitation_id: int) -> Any:
 
 @bp.app_template_filter("dates_of")
 def dates_of(call: Call) -> str:
-    """"12 Mar 2027 – 30 Apr 2027" for the form's availability box ("" without dates)."""
+    """ "12 Mar 2027 – 30 Apr 2027" for the form's availability box ("" without dates)."""
     from flask_babel import format_date
 
     def one(d: date | None) -> str:

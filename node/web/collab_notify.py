@@ -14,14 +14,13 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from node import reasons
-from node.i18n import current_language
 from node.collab_mail import STATE_NAMES
+from node.i18n import current_language
 from node.mail import KIND_LABELS
 from node.web import current_member, db, login_required, state, vocab
 from node.web.collab import MAX_MESSAGE, _me, _visible_call
-from profiles import collab
+from profiles import collab, visibility
 from profiles import mail as mail_prefs
-from profiles import visibility
 from profiles.collab.models import Notification
 from profiles.models import Call, Member
 
@@ -52,7 +51,10 @@ def invited_members(call: Call) -> set[int]:
     """Ids of the members already invited to ``call`` (the author's page shows "invited")."""
     if not visibility.may_see_matches(call, current_member()):
         return set()
-    return set(collab.invited(db(), call))
+    me = current_member()
+    assert me is not None
+    found = collab.invitations_for_call(db(), call, me)
+    return {i.invitee_id for i in found if i.state in ("pending", "responded")}
 
 
 @bp.route("/calls/<public_id>/invite", methods=["POST"])
@@ -75,7 +77,7 @@ def invite(public_id: str) -> Any:
 @login_required
 def invitations() -> Any:
     me = _me()
-    found = collab.invitations_for(db(), me)
+    found = collab.invitations_of(db(), me)
     why: dict[int, list[str]] = {}
     service = state().match_service()
     v, lang = vocab(), current_language()
@@ -90,7 +92,7 @@ def invitations() -> Any:
 @login_required
 def decline_invitation(invitation_id: int) -> Any:
     session = db()
-    invitation = collab.get_invitation(session, invitation_id)
+    invitation = collab.get_invitation(session, invitation_id, _me())
     message = request.form.get("message", "").strip()[:MAX_MESSAGE]
     collab.decline_invitation(session, invitation, _me(), message)  # PermissionDenied -> 403
     session.commit()
@@ -119,6 +121,14 @@ def describe(n: Any) -> tuple[str, str]:
         state_name = response_state_name(response.state)
         text = _("Your response to “%(title)s” is now: %(state)s.", title=title, state=state_name)
         return text, url_for("collab.thread", response_id=response.id)
+    if n.kind == "invitation" and invitation is not None and invitation.invitee_id != n.member_id:
+        invitee = invitation.invitee.name or invitation.invitee.username
+        text = _(
+            "%(name)s declined your invitation to respond to “%(title)s”.",
+            name=invitee,
+            title=title,
+        )
+        return text, url_for("collab.invitation_thread", invitation_id=invitation.id)
     if n.kind == "invitation" and invitation is not None:
         inviter = invitation.inviter.name or invitation.inviter.username
         text = _("%(name)s invites you to respond to “%(title)s”.", name=inviter, title=title)
