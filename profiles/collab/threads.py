@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from federation.db import utcnow
@@ -247,9 +247,22 @@ def store_received_message(
     return row
 
 
+def forget_actor(session: Session, actor: str) -> int:
+    """Erase what a deleted actor (a member here or elsewhere, a fediverse account) left in
+    collaboration: their responses (with their threads and notifications, by FK cascade) and
+    every message they sent or received. Returns how many responses went."""
+    gone = session.execute(delete(Response).where(Response.responder_actor == actor))
+    session.execute(
+        delete(Message).where((Message.sender_actor == actor) | (Message.recipient_actor == actor))
+    )
+    session.flush()
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
 __all__ = [
     "Thread",
     "decline_invitation",
+    "forget_actor",
     "get_invitation",
     "invitations_for_call",
     "invitations_of",
