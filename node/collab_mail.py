@@ -75,6 +75,20 @@ def content(n: Notification, base_url: str) -> dict[str, Any] | None:
             "action_url": f"{base_url}/responses/{response.id}",
             "action_label": _l("Read the response"),
         }
+    if (
+        n.kind == "response_status"
+        and response is not None
+        and response.responder_id != n.member_id
+    ):
+        name = response.responder_name
+        return {
+            "title": _l("Response withdrawn: “%(title)s”", title=title),
+            "paragraphs": [
+                _l("%(name)s withdrew their response to “%(title)s”.", name=name, title=title)
+            ],
+            "action_url": f"{base_url}/responses/{response.id}",
+            "action_label": _l("See the response"),
+        }
     if n.kind == "response_status" and response is not None:
         state = STATE_NAMES.get(response.state, response.state)
         paragraphs: list[Any] = [

@@ -413,6 +413,29 @@ class MatchService:
                     found[member.ap_id] = suggestion
             return found
 
+    def rank_members(
+        self, session: Session, calls: list[Call], *, limit: int
+    ) -> dict[str, list[mm.Suggestion]]:
+        """Per call (ap_id), the ``limit`` best members seen from this node, without counting
+        exposure (the digest and "a new call fits you": rank members per new call, so the cost
+        is new calls x one ranking, never calls x all members)."""
+        out: dict[str, list[mm.Suggestion]] = {}
+        with self._lock:
+            index = self._ensure(session)
+            missing = [c.ap_id for c in calls if c.ap_id not in self._calls]
+            loaded = {}
+            if missing:
+                found = convert.load_calls(session, self._vocab(session), keys=missing)
+                loaded = {c.key: c for c in found}
+            for call in calls:
+                mcall = self._calls.get(call.ap_id) or loaded.get(call.ap_id)
+                if mcall is None:
+                    continue
+                out[call.ap_id] = index.match_call(
+                    mcall, viewer_node=self.domain, limit=limit, count_exposure=False
+                )
+        return out
+
     def _calls_by_key(self, session: Session, keys: list[str]) -> dict[str, Call]:
         if not keys:
             return {}

@@ -32,6 +32,7 @@ from profiles.models import Call, Member
 bp = Blueprint("collab", __name__)
 
 MAX_MESSAGE = 4000
+MAX_DECISION = 2000
 MAX_BODY = 5000
 MAX_RATE = 200
 MAX_CONTACT = 500
@@ -266,7 +267,7 @@ def decide(response_id: int) -> Any:
     decision = request.form.get("decision", "")
     if decision not in DECISIONS:
         abort(400)
-    message = request.form.get("message", "").strip()[:MAX_MESSAGE]
+    message = request.form.get("message", "").strip()[:MAX_DECISION]
     collab.decide(session, response, _me(), decision, message)  # PermissionDenied -> 403
     session.commit()
     flash(

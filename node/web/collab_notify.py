@@ -117,6 +117,14 @@ def describe(n: Any) -> tuple[str, str]:
         )
         text = _("%(name)s responded to your call “%(title)s”.", name=name, title=title)
         return text, url_for("collab.thread", response_id=response.id)
+    if (
+        n.kind == "response_status"
+        and response is not None
+        and response.responder_id != n.member_id
+    ):
+        name = response.responder_name
+        text = _("%(name)s withdrew their response to “%(title)s”.", name=name, title=title)
+        return text, url_for("collab.thread", response_id=response.id)
     if n.kind == "response_status" and response is not None:
         state_name = response_state_name(response.state)
         text = _("Your response to “%(title)s” is now: %(state)s.", title=title, state=state_name)
