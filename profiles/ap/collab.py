@@ -519,12 +519,13 @@ class CollabInbox:
             member = session.scalar(select(Member).where(Member.ap_id == recipient, Member.local))
             if member is None:
                 continue
+            # Whatever its state: the Accept may be processed after this Update (deliveries
+            # run in parallel); team() shows it only while the response is accepted.
             mine = session.scalar(
-                select(Response).where(
-                    Response.call_id == call.id,
-                    Response.responder_id == member.id,
-                    Response.state == "accepted",
-                )
+                select(Response)
+                .where(Response.call_id == call.id, Response.responder_id == member.id)
+                .order_by(Response.id.desc())
+                .limit(1)
             )
             if mine is not None:
                 mine.team = items
@@ -545,13 +546,14 @@ def _tags(note: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _without_mention(body: str) -> str:
-    """Drop the leading ``@name`` (or ``@name@host``) a direct message starts with."""
-    words = body.split(" ", 1)
-    if words and words[0].startswith("@") and len(words) == 2:
-        return words[1].lstrip()
+    """Drop the leading ``@name`` (or ``@name@host``) a direct message starts with: a first
+    line of mentions only (our Notes), or a first word (Mastodon's)."""
     first_line, _, rest = body.partition("\n")
-    if first_line.startswith("@") and " " not in first_line.strip() and rest:
-        return rest.lstrip()
+    words = first_line.split()
+    if words and all(w.startswith("@") for w in words):
+        return rest.lstrip() if rest.strip() else body
+    if words and words[0].startswith("@") and len(words) > 1:
+        return first_line.split(None, 1)[1] + ("\n" + rest if rest else "")
     return body
 
 
