@@ -160,24 +160,30 @@ def test_respond_decide_and_talk_across_nodes_and_nobody_else_sees_it(nodes) -> 
     assert kinds(de, "felix") == ["message", "response_status", "response_status"]
 
     # What went over the wire was addressed to the other party only.
+    collab_types = ("Offer", "Read", "TentativeAccept", "Accept", "Create", "Update")
+    sent: set[str] = set()
     for node in (at, de):
         with node.session() as s:
             for row in s.scalars(select(OutboxActivity)):
                 doc = json.loads(row.body)
-                if doc["type"] in (
-                    "Offer",
-                    "Read",
-                    "TentativeAccept",
-                    "Accept",
-                    "Create",
-                    "Update",
-                ):
-                    if doc["type"] in ("Create", "Update") and doc.get("object", {}).get(
-                        "type"
-                    ) in ("Page", "Person"):
-                        continue
+                obj_type = (
+                    doc.get("object", {}).get("type")
+                    if isinstance(doc.get("object"), dict)
+                    else None
+                )
+                if doc["type"] in collab_types and obj_type not in ("Page", "Person"):
                     assert len(doc["to"]) == 1 and doc.get("cc", []) == [], doc
+                    sent.add(f"{doc['type']}({obj_type})" if obj_type else doc["type"])
                     assert "https://www.w3.org/ns/activitystreams#Public" not in row.body
+
+    assert sent == {
+        "Offer(Agreement)",
+        "Read(Offer)",
+        "TentativeAccept(Offer)",
+        "Accept(Offer)",
+        "Update(Collection)",
+        "Create(Note)",
+    }
 
     # SE received nothing of it, holds nothing of it.
     with se.session() as s:
