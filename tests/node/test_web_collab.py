@@ -123,7 +123,10 @@ def test_author_cannot_respond_and_strangers_see_nothing(app, setup):
         response_id = s.scalar(select(Response.id))
     assert carl.get(f"/responses/{response_id}").status_code == 404
     assert carl.get(f"/calls/{setup}/responses").status_code == 403
-    assert carl.post(f"/responses/{response_id}/decide", data={"decision": "accepted"}).status_code == 404
+    assert (
+        carl.post(f"/responses/{response_id}/decide", data={"decision": "accepted"}).status_code
+        == 404
+    )
     anonymous = app.test_client()
     assert anonymous.get(f"/responses/{response_id}").status_code == 302  # to sign in
     assert "I mix sound" not in _text(anonymous.get(f"/calls/{setup}"))
