@@ -171,7 +171,7 @@ def test_respond_decide_and_talk_across_nodes_and_nobody_else_sees_it(nodes) -> 
                     if isinstance(doc.get("object"), dict)
                     else None
                 )
-                if doc["type"] in collab_types and obj_type not in ("Page", "Person"):
+                if doc["type"] in collab_types and obj_type not in ("Page", "Person", "Follow"):
                     assert len(doc["to"]) == 1 and doc.get("cc", []) == [], doc
                     sent.add(f"{doc['type']}({obj_type})" if obj_type else doc["type"])
                     assert "https://www.w3.org/ns/activitystreams#Public" not in row.body
