@@ -54,6 +54,7 @@ def _name(member: Any, fallback: str = "") -> str:
     return str(member.name or member.username)
 
 
+# size: one flat table of every notification kind's email (gettext needs each msgid literal)
 def content(n: Notification, base_url: str) -> dict[str, Any] | None:
     """The ``mail/notice`` context of a notification (lazy strings), or None if it names
     nothing any more."""
