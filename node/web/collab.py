@@ -259,6 +259,29 @@ def call_responses(public_id: str) -> Any:
     )
 
 
+@bp.route("/calls/<public_id>/team-settings", methods=["POST"])
+@login_required
+def team_settings(public_id: str) -> Any:
+    """The author's contact shared with the accepted team, and whether fediverse replies to
+    the call count as responses."""
+    call = _visible_call(public_id)
+    session = db()
+    contact = request.form.get("author_contact", "").strip()
+    if len(contact) > MAX_CONTACT:
+        flash(_("At most %(n)s characters.", n=MAX_CONTACT))
+        return redirect(url_for("collab.call_responses", public_id=public_id))
+    collab.set_call_options(  # PermissionDenied -> 403
+        session,
+        call,
+        _me(),
+        author_contact=contact,
+        allow_fediverse_responses=bool(request.form.get("allow_fediverse_responses")),
+    )
+    session.commit()
+    flash(_("Saved."))
+    return redirect(url_for("collab.call_responses", public_id=public_id))
+
+
 @bp.route("/responses/<int:response_id>/decide", methods=["POST"])
 @login_required
 def decide(response_id: int) -> Any:

@@ -263,3 +263,67 @@ def test_pages_in_german(app, setup):
         assert page.status_code == 200 and '<html lang="de">' in _text(page), path
     assert "Antworten" in _text(anna.get(f"/calls/{setup}/responses?lang=de"))
     assert bert.get("/responses?lang=sv").status_code == 200
+
+
+def _remote_call(app) -> str:
+    """A partner's call as federation stores it (author and call rows with local=False)."""
+    from profiles.models import Call, CallSkill, Member
+
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        author = Member(
+            ap_id="https://smart.de/members/jonas",
+            local=False,
+            node="smart.de",
+            username="jonas",
+            name="Jonas",
+            coop_name="Smart Germany",
+            visibility="partners",
+        )
+        call = Call(
+            ap_id="https://smart.de/calls/c1",
+            public_id="remotecall1",
+            local=False,
+            node="smart.de",
+            author=author,
+            title="Ton für Köln",
+            country="DE",
+            visibility="partners",
+            url="https://smart.de/calls/c1",
+        )
+        call.skills.append(CallSkill(concept_iri=SOUND_MIXING, required=True))
+        s.add_all([author, call])
+        s.commit()
+        return call.public_id
+
+
+def test_coop_only_member_must_consent_to_respond_to_a_partner_call(app):
+    add_member(app, "dora", name="Dora", skills=[SOUND_MIXING], visibility="coop")
+    public_id = _remote_call(app)
+    dora = app.test_client()
+    sign_in(dora, "dora")
+    form = _text(dora.get(f"/calls/{public_id}/respond"))
+    assert 'id="consent"' in form and "Smart Germany" in form
+    refused = dora.post(f"/calls/{public_id}/respond", data={"message": "Hallo!"})
+    assert refused.status_code == 422 and 'id="consent-error"' in _text(refused)
+    with app.extensions["coopfed"].session() as s:
+        assert s.scalar(select(func.count()).select_from(Response)) == 0
+    sent = dora.post(f"/calls/{public_id}/respond", data={"message": "Hallo!", "consent": "1"})
+    assert sent.status_code == 302
+    assert "Ton für Köln" in _text(dora.get("/responses"))
+
+
+def test_author_sets_what_the_team_sees(app, setup):
+    bert, _sent = _respond(app, setup)
+    anna = app.test_client()
+    sign_in(anna, "anna")
+    saved = anna.post(
+        f"/calls/{setup}/team-settings",
+        data={"author_contact": "anna@theatre.example", "allow_fediverse_responses": "1"},
+    )
+    assert saved.status_code == 302
+    assert bert.post(f"/calls/{setup}/team-settings", data={}).status_code == 403
+    with app.extensions["coopfed"].session() as s:
+        response_id = s.scalar(select(Response.id))
+    anna.post(f"/responses/{response_id}/decide", data={"decision": "accepted"})
+    assert "anna@theatre.example" in _text(bert.get(f"/calls/{setup}"))
