@@ -309,9 +309,11 @@ def decide(response_id: int) -> Any:
 # -- threads ------------------------------------------------------------------------------------
 
 
-def _names(session: Any, messages: list[Any], *parties: Any) -> dict[str, str]:
-    """Display names of the actors of a thread (members known here)."""
+def _names(thread: Any, *parties: Any) -> dict[str, str]:
+    """Display names of a thread's two actors (a fediverse responder by the cached name)."""
     names: dict[str, str] = {}
+    if getattr(thread, "responder_name", ""):
+        names[thread.responder_actor] = thread.responder_name
     for m in parties:
         if m is not None:
             names[m.ap_id] = m.name or m.username
@@ -323,6 +325,8 @@ def _thread_page(thread: Any, kind: str, status: int = 200, error: str = "", bod
     session = db()
     found = collab.thread_messages(session, thread, me)  # PermissionDenied -> 403
     collab.mark_thread_read(session, thread, me)
+    if kind == "response" and thread.state == "sent" and visibility.may_edit_call(thread.call, me):
+        collab.mark_seen(session, thread, me)  # the author opened it: the responder is told
     session.commit()
     if kind == "response":
         call, other_parties = thread.call, (thread.responder, thread.call.author)
@@ -338,7 +342,7 @@ def _thread_page(thread: Any, kind: str, status: int = 200, error: str = "", bod
         thread=thread,
         call=call,
         messages=found,
-        names=_names(session, found, *other_parties),
+        names=_names(thread, *other_parties),
         is_author=call.author_id == me.id,
         why=why,
         skill_labels={iri: v.label(iri, lang) for iri in getattr(thread, "skills", [])},

@@ -71,7 +71,9 @@ def test_respond_accept_and_read_the_notification(
         link.click()
         author.wait_for_url("**/responses/*")
         assert author.locator("#unread-count").count() == 0  # read by opening it
+        assert author.locator("#thread-state").inner_text() == "gesehen"
         assert "Jag mixar ljud" in author.locator(".message-body").first.inner_text()
+        author.screenshot(path=str(tmp_path / "thread_author.png"), full_page=True)
         author.fill("#decision-message", "Willkommen im Team!")
         author.click("#btn-accept")
         author.wait_for_load_state()
