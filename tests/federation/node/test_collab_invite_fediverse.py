@@ -44,6 +44,8 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     add_member(at, "lena", "partners")
     add_member(de, "felix", "partners")
     add_member(x, "mia", "public")
+    add_member(x, "max", "public")
+    add_member(de, "shy", "coop")
     partner_all(at, de)
     public_id = add_call(at, "lena", "Sound engineer wanted", visibility="public")
     pump(at, de)
@@ -105,7 +107,8 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     lena_iri = f"{at.base}/members/lena"
     mia_iri = f"{x.base}/members/mia"
 
-    def reply(text: str) -> tuple[int, str]:
+    def reply(text: str, who: str = "mia", parent: str = "") -> tuple[int, str]:
+        mia_iri = f"{x.base}/members/{who}"
         note_id = f"{mia_iri}/statuses/{uuid.uuid4().hex}"
         activity = {
             "type": "Create",
@@ -116,7 +119,7 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
                 "id": note_id,
                 "type": "Note",
                 "attributedTo": mia_iri,
-                "inReplyTo": call_iri,
+                "inReplyTo": parent or call_iri,
                 "to": [AS_PUBLIC],
                 "cc": [f"{mia_iri}/followers", lena_iri],
                 "content": f'<p><a href="{lena_iri}" class="mention">@lena</a> {text}</p>',
@@ -124,7 +127,7 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
                 "url": f"{x.base}/@mia/1",
             },
         }
-        return post(x, "mia", at, activity), note_id
+        return post(x, who, at, activity), note_id
 
     assert reply("I can do it!")[0] == 202
     pump(at, de, x)
@@ -161,6 +164,26 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     assert "was accepted" in dm[0]["object"]["content"]
     assert not [a for a in sent if a["type"] in ("Accept", "Offer") and mia_iri in a["to"]]
 
+    # A reply to the calls Group's Announce of the call counts the same.
+    announce = f"{at.base}/groups/calls/announces/{public_id}"
+    status, max_note = reply("Me too", who="max", parent=announce)
+    assert status == 202
+    pump(at, de, x)
+    with at.session() as s:
+        assert response_on(at, s, max_note).responder_actor == f"{x.base}/members/max"
+
+    # A coop-only member of DE responds after consenting to share their profile with AT.
+    with de.session() as s:
+        shy = member(de, s, "shy")
+        call = copy_of(de, s, call_iri)
+        assert collab.needs_consent(s, call, shy)
+        shy_offer = collab.respond(s, call, shy, collab.ResponseData(consent=True)).ap_id
+        s.commit()
+    pump(at, de)
+    with at.session() as s:
+        got = response_on(at, s, shy_offer)
+        assert got.responder is not None and got.responder_name == "Shy"
+
     # Deleting Felix on DE erases his responses, invitations and notifications on AT too.
     with de.session() as s:
         member_service.delete_member(s, member(de, s, "felix"))
@@ -169,10 +192,13 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     assert count(at, Response, Response.responder_actor == felix_iri) == 0
     assert count(at, Invitation) == 0
     assert count(at, Notification, Notification.invitation_id.is_not(None)) == 0
-    assert count(de, Response) == count(de, Invitation) == count(de, Notification) == 0
+    assert count(de, Response, Response.responder_actor == felix_iri) == 0
+    assert count(de, Invitation) == count(de, Notification) == 0
     # Deleting the call ends the fediverse response and its thread.
     with at.session() as s:
         call = call_service.get_by_public_id(s, public_id)
         call_service.delete_call(s, call, call.author)
         s.commit()
     assert count(at, Response) == count(at, Message) == count(at, Notification) == 0
+    pump(at, de)  # ... and on the partner that held a copy of the call: shy's response too
+    assert count(de, Response) == count(de, Message) == 0
