@@ -166,6 +166,18 @@ class CollabInbox:
             raise Forbidden("only the invitee declines")
         return invitation
 
+    def _cancelled_invitation(
+        self, session: Session, activity: vocab.Activity
+    ) -> Invitation | None:
+        invitation = session.scalar(
+            select(Invitation).where(Invitation.ap_id == activity.object_id)
+        )
+        if invitation is None:
+            return None
+        if activity.actor != invitation.inviter.ap_id or invitation.call.local:
+            raise Forbidden("only the inviter cancels")
+        return invitation
+
     def _invite(self, session: Session, activity: vocab.Activity) -> tuple[Call, Member, str]:
         call = session.scalar(
             select(Call).where(Call.ap_id == activity.object_id, Call.local.is_(False))
@@ -272,7 +284,10 @@ class CollabInbox:
             if not decided:
                 self._rejected_invitation(session, activity)
         elif kind == "Undo" and obj_type in ("Offer", None):
-            self._undone_response(session, activity)
+            if self._undone_response(session, activity) is None:
+                self._cancelled_invitation(session, activity)
+        elif kind == "Undo" and obj_type == "Invite":
+            self._cancelled_invitation(session, activity)
         elif kind == "Invite":
             self._invite(session, activity)
         elif kind == "Create":
@@ -291,6 +306,7 @@ class CollabInbox:
         registry.register("TentativeAccept", None, self._guard(self.on_decision))
         registry.register("Reject", "Invite", self._guard(self.on_invite_rejected))
         registry.register("Undo", "Offer", self._guard(self.on_undo))
+        registry.register("Undo", "Invite", self._guard(self.on_invite_cancelled))
         registry.register("Invite", None, self._guard(self.on_invite))
         for note_type in _NOTE_TYPES:
             registry.register("Create", note_type, self._guard(self.on_note))
@@ -315,6 +331,10 @@ class CollabInbox:
             return False
         if session.scalar(select(Response.id).where(Response.ap_id == oid)) is not None:
             handler = self.on_undo if activity.type == "Undo" else self.on_decision
+        elif activity.type == "Undo" and session.scalar(
+            select(Invitation.id).where(Invitation.ap_id == oid)
+        ):
+            handler = self.on_invite_cancelled
         elif activity.type == "Reject" and session.scalar(
             select(Invitation.id).where(Invitation.ap_id == oid)
         ):
@@ -402,6 +422,16 @@ class CollabInbox:
         session.flush()
         notify(session, invitation.inviter, "invitation", invitation=invitation)
         emit_change(session, Change("invite_declined", invitation=invitation, remote=True))
+
+    def on_invite_cancelled(
+        self, session: Session, activity: vocab.Activity, ictx: InboxContext
+    ) -> None:
+        invitation = self._cancelled_invitation(session, activity)
+        if invitation is None or invitation.state != "pending":
+            return
+        invitation.state = "cancelled"
+        session.flush()
+        emit_change(session, Change("invite_cancelled", invitation=invitation, remote=True))
 
     def on_invite(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:
         call, invitee, message = self._invite(session, activity)

@@ -109,6 +109,8 @@ class CollabPublisher:
             self._invite(session, obj.invitation)
         elif obj.kind == "invite_declined" and obj.invitation is not None:
             self._invite_declined(session, obj.invitation)
+        elif obj.kind == "invite_cancelled" and obj.invitation is not None:
+            self._invite_cancelled(session, obj.invitation)
         elif obj.kind == "message" and obj.message is not None:
             self._message(session, obj.message)
 
@@ -301,6 +303,19 @@ class CollabPublisher:
             "cc": [],
         }
         self._send(session, activity, invitation.inviter.ap_id)
+
+    def _invite_cancelled(self, session: Session, invitation: Invitation) -> None:
+        inviter = invitation.inviter.ap_id
+        activity = {
+            "@context": COLLAB_CONTEXT,
+            "id": f"{invitation.ap_id}#undo/{uuid.uuid4().hex}",
+            "type": "Undo",
+            "actor": inviter,
+            "object": {"id": invitation.ap_id, "type": "Invite", "actor": inviter},
+            "to": [invitation.invitee.ap_id],
+            "cc": [],
+        }
+        self._send(session, activity, invitation.invitee.ap_id)
 
     def note(self, session: Session, message: Message) -> dict[str, Any]:
         """The direct Note of a message: one recipient, tagged, a leading @mention."""

@@ -33,6 +33,7 @@ from profiles.collab.responses import (
 )
 from profiles.collab.text import text_to_html
 from profiles.collab.threads import (
+    cancel_invitation,
     decline_invitation,
     get_invitation,
     invitations_for_call,
@@ -52,6 +53,7 @@ __all__ = [
     "Response",
     "ResponseData",
     "TeamEntry",
+    "cancel_invitation",
     "decide",
     "decline_invitation",
     "get_invitation",

@@ -30,6 +30,7 @@ ChangeKind = Literal[
     "team",  # the accepted team of a call changed (author's node)
     "invite",
     "invite_declined",
+    "invite_cancelled",
     "message",
 ]
 

@@ -89,6 +89,19 @@ def decline_invitation(
     return invitation
 
 
+def cancel_invitation(session: Session, invitation: Invitation, author: Member) -> Invitation:
+    """The call's author (or an admin) withdraws a pending invitation (403 for anyone else;
+    a no-op unless pending). The invitee's node is told with ``Undo(Invite)``."""
+    if not may_edit_call(invitation.call, author):
+        raise PermissionDenied("only the call's author")
+    if invitation.state != "pending":
+        return invitation
+    invitation.state = "cancelled"
+    session.flush()
+    emit_change(session, Change("invite_cancelled", invitation=invitation))
+    return invitation
+
+
 def invitations_of(session: Session, member: Member) -> list[Invitation]:
     """Invitations ``member`` received, newest first."""
     rows = session.scalars(
@@ -171,13 +184,21 @@ def send_message(session: Session, thread: Thread, sender: Member, body: str) ->
         sender_actor=sender.ap_id,
         recipient_actor=b if sender.ap_id == a else a,
         body=clean,
-        in_reply_to=previous.ap_id if previous is not None else None,
+        in_reply_to=previous.ap_id if previous is not None else _first_parent(thread),
     )
     session.add(row)
     session.flush()
     _notify_recipient(session, thread, row)
     emit_change(session, Change("message", message=row))
     return row
+
+
+def _first_parent(thread: Thread) -> str | None:
+    """A fediverse responder's first Note: what the first message replies to (Mastodon then
+    shows the conversation as one thread)."""
+    if isinstance(thread, Response) and thread.origin == "fediverse":
+        return thread.ap_id
+    return None
 
 
 def _notify_recipient(session: Session, thread: Thread, message: Message) -> None:
@@ -261,6 +282,7 @@ def forget_actor(session: Session, actor: str) -> int:
 
 __all__ = [
     "Thread",
+    "cancel_invitation",
     "decline_invitation",
     "forget_actor",
     "get_invitation",

@@ -105,7 +105,8 @@ def make_collab_examples(state: Any, call_iri: str) -> dict[str, dict[str, Any]]
         collab.decide(s, theirs_response, alice, "accepted", "Welcome to the team!")
         collab.decide(s, theirs_response, alice, "declined", "The festival was cancelled.")
         # alice invites felix; felix invited alice to his call and she declines.
-        collab.invite(s, call, alice, felix, "Your stage work fits this call.")
+        sent = collab.invite(s, call, alice, felix, "Your stage work fits this call.")
+        collab.cancel_invitation(s, sent, alice)
         invitation = Invitation(
             ap_id=f"{theirs.ap_id}/invitations/9e1d0000-0000-4000-8000-000000000002",
             call=theirs,

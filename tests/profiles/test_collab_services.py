@@ -258,10 +258,31 @@ def test_invitations(world) -> None:
     r = collab.respond(s, c, felix, collab.ResponseData())
     assert r.invitation is inv and inv.state == "responded"
     other = collab.invite(s, c, lena, sven)
+    with pytest.raises(PermissionDenied):
+        collab.cancel_invitation(s, other, sven)
+    collab.cancel_invitation(s, other, lena)
+    assert other.state == "cancelled" and changes(s)[-1] == "invite_cancelled"
+    other = collab.invite(s, c, lena, sven)  # a new one after a cancelled one
     collab.decline_invitation(s, other, sven)
     assert other.state == "declined"
-    assert collab.invitations_of(s, sven) == [other]
-    assert len(collab.invitations_for_call(s, c, lena)) == 2
+    assert collab.invitations_of(s, sven)[0] is other
+    assert len(collab.invitations_for_call(s, c, lena)) == 3
+
+
+def test_first_message_to_a_fediverse_responder_replies_to_their_note(world) -> None:
+    s, lena = world["s"], world["lena"]
+    note = "https://social.example/users/mia/statuses/1"
+    r = Response(
+        ap_id=note,
+        call=world["call"],
+        responder_actor="https://social.example/users/mia",
+        origin="fediverse",
+    )
+    s.add(r)
+    s.flush()
+    first = collab.send_message(s, r, lena, "Hi Mia")
+    assert first.in_reply_to == note and first.recipient_actor == r.responder_actor
+    assert collab.send_message(s, r, lena, "Again").in_reply_to == first.ap_id
 
 
 def test_forget_actor_erases_their_responses_and_messages(world) -> None:

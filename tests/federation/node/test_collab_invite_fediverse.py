@@ -74,6 +74,15 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
         assert invitation_on(at, s, first).state == "declined"
         kinds = [n.kind for n in collab.list_notifications(s, member(at, s, "lena"))]
         assert kinds == ["invitation"]
+    # An invitation the author cancels is withdrawn on the invitee's node too.
+    cancelled = invite()
+    pump(at, de)
+    with at.session() as s:
+        collab.cancel_invitation(s, invitation_on(at, s, cancelled), member(at, s, "lena"))
+        s.commit()
+    pump(at, de)
+    with de.session() as s:
+        assert invitation_on(de, s, cancelled).state == "cancelled"
     second = invite()
     pump(at, de)
 
@@ -139,7 +148,8 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
         s.commit()
     status, note_id = reply("I can do it, really!")
     assert status == 202
-    assert reply("My showreel: https://mia.example/reel")[0] == 202
+    status, reel_note = reply("My showreel: https://mia.example/reel")
+    assert status == 202
     pump(at, de, x)
     with at.session() as s:
         fedi = response_on(at, s, note_id)
@@ -149,6 +159,8 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
         lena = member(at, s, "lena")
         bodies = [m.body for m in collab.thread_messages(s, fedi, lena)]
         assert bodies == ["My showreel: https://mia.example/reel"]
+        # Lena's message replies to Mia's last Note: one thread on Mastodon.
+        assert collab.send_message(s, fedi, lena, "Hi Mia").in_reply_to == reel_note
         # Accepting tells Mia by a direct Note (Mastodon ignores Accept of an Offer).
         collab.decide(s, fedi, lena, "accepted", "Welcome!")
         s.commit()
@@ -156,7 +168,9 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     with at.session() as s:
         sent = [json.loads(b) for b in s.scalars(select(OutboxActivity.body))]
     dm = [a for a in sent if a["type"] == "Create" and a["object"].get("type") == "Note"]
-    assert len(dm) == 1 and dm[0]["to"] == [mia_iri] and dm[0]["cc"] == []
+    assert len(dm) == 2 and all(a["to"] == [mia_iri] and a["cc"] == [] for a in dm)
+    assert dm[0]["object"]["inReplyTo"] == reel_note
+    dm = dm[1:]  # the decision, replying to Mia's first Note
     assert dm[0]["object"]["inReplyTo"] == note_id
     assert dm[0]["object"]["tag"] == [
         {"type": "Mention", "href": mia_iri, "name": "@mia@" + x.domain}
