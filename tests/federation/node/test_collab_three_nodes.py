@@ -69,6 +69,7 @@ def test_respond_decide_and_talk_across_nodes_and_nobody_else_sees_it(nodes) -> 
     add_member(at, "lena", "partners")
     add_member(de, "felix", "partners")
     add_member(se, "sven", "partners")
+    add_member(at, "otto", "partners")  # a third member on the author's own node
     partner_all(at, de, se)
     public_id = add_call(at, "lena", "Sound engineer wanted", visibility="public")
     pump(at, de, se)
@@ -193,6 +194,28 @@ def test_respond_decide_and_talk_across_nodes_and_nobody_else_sees_it(nodes) -> 
         assert offer_id not in bodies and not any(x in bodies for x in SECRETS)
 
     assert_nobody_else_sees(at, de, se, public_id=public_id, offer_id=offer_id)
+    assert_otto_sees_nothing(at, public_id=public_id, offer_id=offer_id)
+
+
+def assert_otto_sees_nothing(at: Node, *, public_id: str, offer_id: str) -> None:
+    """A member signed in on the author's node, not a party: every page and API route."""
+    at.app.config["WTF_CSRF_ENABLED"] = False
+    otto = requests.Session()
+    r = otto.post(
+        f"{at.base}/login",
+        data={"username": "otto", "password": "correct horse battery"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code in (302, 303), r.status_code
+    assert "Otto" in otto.get(f"{at.base}/", timeout=10).text  # really signed in
+    for path in routes(at, public_id):
+        r = otto.get(at.base + path, timeout=10, allow_redirects=False)
+        assert offer_id not in r.text, path
+        for secret in SECRETS:
+            assert secret not in r.text, (path, secret)
+        if path.startswith(("/responses/", "/invitations/", "/notifications/")):
+            assert r.status_code in (302, 303, 403, 404), (path, r.status_code)
 
 
 def routes(node: Node, public_id: str) -> list[str]:
