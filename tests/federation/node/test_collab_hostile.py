@@ -41,6 +41,8 @@ def post(sender: Node, username: str, target: Node, activity: dict[str, Any]) ->
 
 def make_world(nodes: Any) -> dict[str, Any]:
     at, de, se = nodes(3)
+    (x,) = nodes(1)  # no partner of anyone
+    add_member(x, "mia", "public")
     add_member(at, "lena", "partners")
     add_member(de, "felix", "partners")
     add_member(se, "sven", "partners")
@@ -58,6 +60,7 @@ def make_world(nodes: Any) -> dict[str, Any]:
         "at": at,
         "de": de,
         "se": se,
+        "x": x,
         "public_id": public_id,
         "call": call_iri,
         "offer": offer_id,
@@ -155,6 +158,9 @@ def check_responses_to_unknown_closed_or_private_calls_are_refused(w: dict[str, 
         }
 
     assert post(w["se"], "sven", w["at"], offer(f"{w['at'].base}/calls/nope")) == 404
+    # From a server that is not a partner: refused, whoever it is.
+    stranger = {**offer(w["call"]), "id": f"{w['x'].base}/responses/{uuid.uuid4()}"}
+    assert post(w["x"], "mia", w["at"], stranger) == 403
     internal = add_call(w["at"], "lena", "Internal", visibility="coop")
     assert post(w["se"], "sven", w["at"], offer(f"{w['at'].base}/calls/{internal}")) == 404
     public = [AS + "#Public"]
