@@ -47,11 +47,13 @@ def unread_notifications() -> int:
 
 
 @bp.app_template_global()
-def invited_members(call: Call) -> set[int]:
-    """Ids of the members already invited to ``call`` (the author's page shows "invited")."""
-    if not visibility.may_see_matches(call, current_member()):
-        return set()
+def invited_members(call: Call) -> set[int] | None:
+    """Ids of the members already invited to ``call``; None when the viewer may not invite
+    (only the author or an admin of the call's own node: a partner's call is invited to there).
+    """
     me = current_member()
+    if not visibility.may_edit_call(call, me) or call.status != "open":
+        return None
     assert me is not None
     found = collab.invitations_for_call(db(), call, me)
     return {i.invitee_id for i in found if i.state in ("pending", "responded")}

@@ -327,3 +327,18 @@ def test_author_sets_what_the_team_sees(app, setup):
         response_id = s.scalar(select(Response.id))
     anna.post(f"/responses/{response_id}/decide", data={"decision": "accepted"})
     assert "anna@theatre.example" in _text(bert.get(f"/calls/{setup}"))
+
+
+def test_admin_sees_a_partner_call_without_invite_buttons(app):
+    state = app.extensions["coopfed"]
+    add_member(app, "root", name="Root")
+    with state.session() as s:
+        get_local(s, state.ctx, "root").is_admin = True
+        s.commit()
+    public_id = _remote_call(app)
+    root = app.test_client()
+    sign_in(root, "root")
+    page = root.get(f"/calls/{public_id}")
+    assert page.status_code == 200
+    assert "btn-invite-" not in _text(page)  # invitations start on the call's own node
+    assert root.post(f"/calls/{public_id}/invite", data={"member_id": "1"}).status_code == 403
