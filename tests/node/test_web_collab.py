@@ -223,6 +223,7 @@ def test_invite_from_suggestions_and_decline(app, setup):
     inv_id = int(re.search(r'id="invitation-(\d+)"', listing).group(1))
     assert bert.post(f"/invitations/{inv_id}/decline").status_code == 302
     assert "declined your invitation" in _text(anna.get("/notifications"))
+    assert "You invited Bert Sound to respond" in _text(anna.get(f"/invitations/{inv_id}"))
 
 
 def test_respond_via_invitation_marks_it_responded(app, setup):
