@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -106,6 +106,12 @@ def main() -> None:
                 collab.unread_count(s, me)
                 query.append((time.perf_counter() - t) * 1000)
             unread = collab.unread_count(s, me)
+            stmt = select(func.count(Notification.id)).where(
+                Notification.member_id == me.id, Notification.read_at.is_(None)
+            )
+            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+            print("plan:", "; ".join(str(row[-1]) for row in plan))
         print(f"{len(rows)} notifications; lena has {unread} unread")
         print(f"unread_count query: p50 {pct(query, 0.5):.3f} ms, p99 {pct(query, 0.99):.3f} ms")
 

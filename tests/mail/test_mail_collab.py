@@ -141,3 +141,21 @@ def test_new_call_fits_notifies_the_best_members(make_node):
         found = s.scalars(select(Notification)).all()
         assert [(n.member_id, n.kind) for n in found] == [(bert_id, "call_fits")]
         assert author_id != bert_id
+
+
+def test_the_worker_job_runs_each_digest_once_per_period(make_node):
+    from node.digest import DigestJob
+    from profiles.models import NodeMeta
+
+    app = make_node()
+    state = app.extensions["coopfed"]
+    assert any(name == "collab.digest" for name, _job in state.jobs)
+    job = DigestJob()
+    assert job(state) == 0
+    with state.session() as s:
+        marks = {k: s.get(NodeMeta, f"collab.{k}_at") for k in ("digest", "digest_weekly", "fits")}
+        assert all(m is not None and m.value for m in marks.values())
+        first = {k: m.value for k, m in marks.items()}
+    assert job(state) == 0  # within the period: nothing runs, nothing moves
+    with state.session() as s:
+        assert s.get(NodeMeta, "collab.digest_at").value == first["digest"]
