@@ -197,6 +197,16 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     with at.session() as s:
         got = response_on(at, s, shy_offer)
         assert got.responder is not None and got.responder_name == "Shy"
+    # Shy edits their (still coop-only) profile: partners are told it is not theirs, except
+    # AT, which Shy agreed to share it with — the response there stays.
+    with de.session() as s:
+        shy = member(de, s, "shy")
+        data = member_service.profile_data(shy)
+        data.summary = "Lighting, mostly."
+        member_service.update_profile(s, shy, data, de.state.vocabulary.get(s))
+        s.commit()
+    pump(at, de)
+    assert count(at, Response, Response.ap_id == shy_offer) == 1
 
     # Deleting Felix on DE erases his responses, invitations and notifications on AT too.
     with de.session() as s:
