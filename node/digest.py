@@ -64,7 +64,9 @@ class _Reasons:
 
 
 def _watermark(session: Session, key: str) -> datetime | None:
-    meta = session.get(NodeMeta, key)
+    # FOR UPDATE (PostgreSQL): two worker processes never send the same period's digest twice;
+    # the second waits for the first's commit and then sees the moved watermark.
+    meta = session.get(NodeMeta, key, with_for_update=True)
     if meta is None or not meta.value:
         return None
     return datetime.fromisoformat(meta.value)
