@@ -74,6 +74,10 @@ def test_respond_accept_and_read_the_notification(
         assert author.locator("#thread-state").inner_text() == "gesehen"
         assert "Jag mixar ljud" in author.locator(".message-body").first.inner_text()
         author.screenshot(path=str(tmp_path / "thread_author.png"), full_page=True)
+        author.goto(live_node.url(f"/calls/{public_id}/responses"))
+        assert "Hat die geforderten Kompetenzen" in author.locator("ul.reasons").inner_text()
+        author.screenshot(path=str(tmp_path / "responses.png"), full_page=True)
+        author.go_back()
         author.fill("#decision-message", "Willkommen im Team!")
         author.click("#btn-accept")
         author.wait_for_load_state()
