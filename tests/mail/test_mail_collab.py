@@ -159,3 +159,55 @@ def test_the_worker_job_runs_each_digest_once_per_period(make_node):
     assert job(state) == 0  # within the period: nothing runs, nothing moves
     with state.session() as s:
         assert s.get(NodeMeta, "collab.digest_at").value == first["digest"]
+
+
+def test_every_notification_email_renders_in_all_seven_languages(make_node):
+    from node.collab_mail import CollabMail
+    from profiles.languages import UI_LANGUAGES
+    from profiles.mail import MailMessage
+
+    app = make_node()
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        lena = _member(state, s, "lena", "en")
+        felix = _member(state, s, "felix", "en", skills=[SOUND_MIXING])
+        ida = _member(state, s, "ida", "en", skills=[SOUND_MIXING])
+        nils = _member(state, s, "nils", "en")
+        s.flush()
+        call = create_call(
+            s,
+            state.ctx,
+            lena,
+            CallData(title="Tontechnik", country="AT", skills_required=[SOUND_MIXING]),
+            state.vocabulary.get(s),
+        )
+        response = collab.respond(s, call, felix, collab.ResponseData(message="Hallo"))
+        collab.decide(s, response, lena, "accepted", "Ja")
+        collab.send_message(s, response, lena, "Bis bald")
+        invitation = collab.invite(s, call, lena, ida, "Komm mit")
+        collab.decline_invitation(s, invitation, ida)
+        other = collab.respond(s, call, nils, collab.ResponseData(message="Hej"))
+        collab.withdraw(s, other, nils)
+        collab.notify(s, ida, "call_fits", call=call)
+        s.commit()
+        notes = s.scalars(select(Notification)).all()
+        kinds = {(n.kind, n.member_id) for n in notes}
+        assert len(kinds) >= 7, kinds  # every kind, and both sides of invitations/responses
+        subjects: dict[str, set[str]] = {}
+        for lang in sorted(UI_LANGUAGES):
+            for member in (lena, felix, ida, nils):
+                member.ui_language = lang
+                for kind in ("response", "response_status", "call_invitation", "message"):
+                    queue.set_preference(s, member.id, kind, True)
+                queue.set_preference(s, member.id, "call_match", True)
+            for n in notes:
+                assert CollabMail(state).email(s, n), (lang, n.kind)
+            s.flush()
+            rows = s.scalars(select(MailMessage).where(MailMessage.lang == lang)).all()
+            subjects[lang] = {r.subject for r in rows}
+            assert len(rows) == len(notes)
+            assert all("%(" not in r.subject and "%(" not in r.text for r in rows)
+        english = subjects.pop("en")
+        for lang, found in subjects.items():
+            assert not found & english, (lang, found & english)  # translated, every one
+        s.rollback()
