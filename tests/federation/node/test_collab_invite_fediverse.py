@@ -177,6 +177,31 @@ def test_invite_decline_respond_withdraw_fediverse_and_delete(nodes) -> None:
     ]
     assert "was accepted" in dm[0]["object"]["content"]
     assert not [a for a in sent if a["type"] in ("Accept", "Offer") and mia_iri in a["to"]]
+    # Mia answers the decision as Mastodon does (a direct reply, no context; Pleroma's
+    # ChatMessage the same way): it joins the thread.
+    decision_id = dm[0]["object"]["id"]
+    for kind, words in (("Note", "Thanks!"), ("ChatMessage", "See you in June")):
+        nid = f"{mia_iri}/statuses/{uuid.uuid4().hex}"
+        activity = {
+            "type": "Create",
+            "id": nid + "/activity",
+            "to": [lena_iri],
+            "object": {
+                "id": nid,
+                "type": kind,
+                "attributedTo": mia_iri,
+                "to": [lena_iri],
+                "inReplyTo": decision_id,
+                "content": f'<p><a href="{lena_iri}">@lena</a> {words}</p>',
+                "tag": [{"type": "Mention", "href": lena_iri}],
+            },
+        }
+        assert post(x, "mia", at, activity) == 202
+    pump(at, de, x)
+    with at.session() as s:
+        fedi = response_on(at, s, note_id)
+        bodies = [m.body for m in collab.thread_messages(s, fedi, member(at, s, "lena"))]
+        assert bodies[-2:] == ["Thanks!", "See you in June"]
 
     # A reply to the calls Group's Announce of the call counts the same.
     announce = f"{at.base}/groups/calls/announces/{public_id}"
