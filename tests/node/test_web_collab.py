@@ -259,9 +259,20 @@ def test_pages_in_german(app, setup):
     bert, sent = _respond(app, setup)
     anna = app.test_client()
     sign_in(anna, "anna")
-    for path in (f"/calls/{setup}/responses", "/notifications", "/invitations", "/settings/email"):
-        page = anna.get(path + "?lang=de")
-        assert page.status_code == 200 and '<html lang="de">' in _text(page), path
+    with app.extensions["coopfed"].session() as s:
+        response_id = s.scalar(select(Response.id))
+    paths = (
+        f"/calls/{setup}",
+        f"/calls/{setup}/responses",
+        f"/responses/{response_id}",
+        "/notifications",
+        "/invitations",
+        "/settings/email",
+    )
+    for lang in ("de", "sv", "fr", "nl", "it", "es", "en"):
+        for path in paths:
+            page = anna.get(f"{path}?lang={lang}")
+            assert page.status_code == 200 and f'<html lang="{lang}">' in _text(page), path
     assert "Antworten" in _text(anna.get(f"/calls/{setup}/responses?lang=de"))
     assert bert.get("/responses?lang=sv").status_code == 200
 
