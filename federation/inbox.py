@@ -52,6 +52,8 @@ MAX_BYTES = 1_048_576
 MAX_ATTEMPTS = 3
 # Activities whose object must come from the actor's own server.
 _OWN_OBJECT_TYPES = frozenset({"Create", "Update", "Delete", "Undo"})
+# The domain's receive-time refusal of an authenticated activity (see ``receive``).
+ActivityCheck = Callable[[Session, vocab.Activity], None]
 
 
 # -- receive ----------------------------------------------------------------------------------
@@ -98,6 +100,7 @@ def receive(
     max_bytes: int = MAX_BYTES,
     now: datetime | None = None,
     health: retry.HostHealth | None = None,
+    check: ActivityCheck | None = None,
 ) -> tuple[int, str]:
     """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
 
@@ -106,11 +109,13 @@ def receive(
     commits what the checks read or fetched, then writes the item in a transaction of its own
     (committed on 202). ``url`` is the full URL the client requested (see
     :func:`signatures.verify_request`). ``health``: the node's cache of healthy hosts (default:
-    the process-wide one), told that the verified sender's host is alive.
+    the process-wide one), told that the verified sender's host is alive. ``check(session,
+    activity)``: the domain's refusal of an authenticated activity its actor may not send
+    (raises a :class:`FederationError`, e.g. 403), run after every check above.
     """
     try:
         status, message = _receive(
-            session, method, url, headers, body, actors, policy, max_bytes, now, health
+            session, method, url, headers, body, actors, policy, max_bytes, now, health, check
         )
     except FederationError as exc:
         session.rollback()
@@ -154,6 +159,7 @@ def _receive(
     max_bytes: int,
     now: datetime | None,
     health: retry.HostHealth | None = None,
+    check: ActivityCheck | None = None,
 ) -> tuple[int, str]:
     if method.upper() != "POST":
         return 405, "inboxes accept POST only"
@@ -195,6 +201,8 @@ def _receive(
     # FEP-8b32: before _check_origin, which may rewrite doc (the proof covers it as received).
     proofs.check_incoming(doc, activity.actor, actors)
     _check_origin(activity, doc, session)
+    if check is not None:
+        check(session, activity)
     # Accepted. The write gets a transaction of its own: on SQLite (WAL) a transaction that read
     # first cannot wait for the write lock — if another process committed since its first read
     # the INSERT fails at once ("database is locked"); one that starts with the INSERT waits its

@@ -380,8 +380,10 @@ class MatchIndex:
         own_node_only: bool = False,
         remote_only: bool = False,
         exclude: Collection[str] = (),
+        count_exposure: bool = True,
     ) -> list[Suggestion]:
-        """Best collaborators for a call as seen from ``viewer_node``; never its author."""
+        """Best collaborators for a call as seen from ``viewer_node``; never its author.
+        ``count_exposure=False`` (the digest): rank without dampening or counting exposure."""
         q = self._prepare(call)
         skip = set(exclude) | {call.author_key}
         pool = self._candidates(
@@ -393,12 +395,24 @@ class MatchIndex:
             remote_only=remote_only,
             skip=skip,
         )
-        ranked = self._rank(q, pool, exposure=True)[:limit]
-        self._expose(p.key for _, p, _, _ in ranked)
+        ranked = self._rank(q, pool, exposure=count_exposure)[:limit]
+        if count_exposure:
+            self._expose(p.key for _, p, _, _ in ranked)
         return [
             Suggestion(p.key, s, tuple(reasons(p, q, f, how, self.weights, self.graph)), f)
             for s, p, f, how in ranked
         ]
+
+    def explain(self, call: Call, key: str) -> Suggestion | None:
+        """One profile's fit to ``call`` (score, reasons), whatever the filters; None if the
+        index does not hold ``key``. Counts no exposure."""
+        p = self._profiles.get(key)
+        if p is None:
+            return None
+        q = self._prepare(call)
+        f, how = features(p, q, self.weights, self.graph)
+        s = linear_score(f, self.weights)
+        return Suggestion(p.key, s, tuple(reasons(p, q, f, how, self.weights, self.graph)), f)
 
     def team_for_call(
         self,

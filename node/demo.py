@@ -175,6 +175,9 @@ def run_demo(base: Path, host: str = "127.0.0.1", *, serve: bool = True) -> list
         nodes.append(DemoNode(spec["key"], app, state, server, worker))
         click.echo(f"{spec['name']}: {'; '.join(n for n in notes if not n.startswith('  '))}")
     partner_all(nodes)
+    from node import demo_collab
+
+    demo_collab.seed(nodes)  # responses and a conversation (issue 9)
     return nodes
 
 
@@ -192,6 +195,8 @@ def print_welcome(nodes: list[DemoNode]) -> None:
     click.echo(
         "       'Ljus, ljud och tyska övertexter för dansturné' for suggested collaborators."
     )
+    click.echo("  collaboration: sign in on Smart Sweden as karin_lind → Notifications, the call's")
+    click.echo("       Responses; on Smart Austria as lena_huber → My responses (accepted).")
     click.echo("Ctrl-C stops all three nodes.")
 
 

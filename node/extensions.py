@@ -36,3 +36,8 @@ def install(app: Flask, state: NodeState) -> None:
     from node import mail
 
     mail.install(app, state)
+
+    # Collaboration email (notifications, digest): after mail, which it sends through.
+    from node import collab_mail
+
+    collab_mail.install(app, state)

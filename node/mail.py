@@ -57,6 +57,7 @@ KIND_LABELS = {
     "message": _l("new messages"),
     "call_match": _l("new calls that fit your profile"),
     "digest": _l("the digest of calls that fit your profile"),
+    "digest_weekly": _l("the weekly digest of calls that fit your profile"),
 }
 
 

@@ -391,6 +391,51 @@ class MatchService:
             [Match(s, rows[s.key]) for s in people if s.key in rows],
         )
 
+    def explain(
+        self, session: Session, call: Call, members: Iterable[Member]
+    ) -> dict[str, mm.Suggestion]:
+        """How well each of ``members`` fits ``call`` (score and reasons, as the suggestions
+        word them), by actor IRI; members the index does not hold are left out. For responders
+        and invitees (issue 9): no visibility filter (they came to the call themselves), no
+        exposure counted."""
+        with self._lock:
+            index = self._ensure(session)
+            mcall = self._calls.get(call.ap_id)
+            if mcall is None:
+                loaded = convert.load_calls(session, self._vocab(session), keys=[call.ap_id])
+                if not loaded:
+                    return {}
+                mcall = loaded[0]
+            found = {}
+            for member in members:
+                suggestion = index.explain(mcall, member.ap_id)
+                if suggestion is not None:
+                    found[member.ap_id] = suggestion
+            return found
+
+    def rank_members(
+        self, session: Session, calls: list[Call], *, limit: int
+    ) -> dict[str, list[mm.Suggestion]]:
+        """Per call (ap_id), the ``limit`` best members seen from this node, without counting
+        exposure (the digest and "a new call fits you": rank members per new call, so the cost
+        is new calls x one ranking, never calls x all members)."""
+        out: dict[str, list[mm.Suggestion]] = {}
+        with self._lock:
+            index = self._ensure(session)
+            missing = [c.ap_id for c in calls if c.ap_id not in self._calls]
+            loaded = {}
+            if missing:
+                found = convert.load_calls(session, self._vocab(session), keys=missing)
+                loaded = {c.key: c for c in found}
+            for call in calls:
+                mcall = self._calls.get(call.ap_id) or loaded.get(call.ap_id)
+                if mcall is None:
+                    continue
+                out[call.ap_id] = index.match_call(
+                    mcall, viewer_node=self.domain, limit=limit, count_exposure=False
+                )
+        return out
+
     def _calls_by_key(self, session: Session, keys: list[str]) -> dict[str, Call]:
         if not keys:
             return {}

@@ -56,7 +56,8 @@ NOTIFICATION_KINDS = (
     "call_invitation",  # I was invited to respond to a call
     "message",  # a new message in a conversation
     "call_match",  # a new call that fits my profile
-    "digest",  # the daily/weekly digest of calls that fit me
+    "digest",  # the daily digest of calls that fit me
+    "digest_weekly",  # the weekly digest of calls that fit me
 )
 STATES = ("pending", "sent", "failed", "dead")
 DEFAULT_LEASE = timedelta(minutes=10)

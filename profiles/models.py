@@ -196,6 +196,10 @@ class Call(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_CALL.value)
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # page (remote)
+    # Collaboration (issue 9, profiles/collab): what the author shares with the accepted team,
+    # and whether a fediverse reply to the call counts as a response. Never federated.
+    author_contact: Mapped[str] = mapped_column(String(500), default="")
+    allow_fediverse_responses: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

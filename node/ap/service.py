@@ -136,6 +136,7 @@ class NodeFederation:
                         policy=self.policy,
                         max_bytes=min(inbox.MAX_BYTES, self.state.settings.max_request_bytes),
                         health=self.host_health,
+                        check=self.coop.check_activity,
                     )
             except OperationalError as exc:
                 # The lock above is per process: with several (gunicorn -w 2) a transaction that

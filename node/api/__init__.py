@@ -181,9 +181,9 @@ def operation(
 
 
 def blueprints() -> tuple[Blueprint, ...]:
-    from node.api import calls, matches, members, openapi, taxonomy
+    from node.api import calls, collab, matches, members, openapi, taxonomy
 
-    return (members.bp, calls.bp, matches.bp, taxonomy.bp, openapi.bp)
+    return (members.bp, calls.bp, matches.bp, collab.bp, taxonomy.bp, openapi.bp)
 
 
 def install(app: Flask) -> None:

@@ -227,6 +227,49 @@ class Suggestions(Schema):
     people: list[Match]
 
 
+class CollabResponse(Schema):
+    """A response to a call, as its two parties see it (never listed for anyone else)."""
+
+    id: int
+    ap_id: str = _uri("The Offer's id")
+    call: str = _uri("The call's ap_id")
+    call_title: str
+    state: Literal["sent", "seen", "shortlisted", "accepted", "declined", "withdrawn"]
+    origin: Literal["coopfed", "fediverse"]
+    responder: str = _uri("The responder's actor IRI")
+    responder_name: str
+    message: str = Field(description="Plain text")
+    skills: list[str] = Field(description="Skill IRIs the responder brings (of the call's)")
+    available: bool
+    available_note: str
+    rate: str
+    links: list[str]
+    decision_message: str
+    created_at: IsoDateTime
+    state_at: IsoDateTime
+
+
+class ResponseList(Schema):
+    results: list[CollabResponse]
+
+
+class Notification(Schema):
+    id: int
+    kind: Literal["response_received", "response_status", "invitation", "message", "call_fits"]
+    read: bool
+    created_at: IsoDateTime
+    call: str | None = _uri("The call's ap_id")
+    call_title: str | None
+    response_id: int | None
+    invitation_id: int | None
+    message_id: int | None
+
+
+class NotificationList(Schema):
+    unread: int = Field(description="Unread notifications in all")
+    results: list[Notification]
+
+
 # Every model whose JSON Schema is an OpenAPI component (named by its class name).
 COMPONENTS: tuple[type[Schema], ...] = (
     Error,
@@ -241,4 +284,8 @@ COMPONENTS: tuple[type[Schema], ...] = (
     Match,
     CallMatches,
     Suggestions,
+    CollabResponse,
+    ResponseList,
+    Notification,
+    NotificationList,
 )

@@ -13,6 +13,8 @@
 - :mod:`~profiles.ap.following` — :class:`Follows`: members and the calls Group following
   fediverse accounts;
 - :mod:`~profiles.ap.handlers` — :class:`InboxHandlers`: inbound activities, follow policy;
+- :mod:`~profiles.ap.collab` / :mod:`~profiles.ap.collab_out` — collaboration (issue 9):
+  responses, decisions, invitations, private messages, in and out;
 - :mod:`~profiles.ap.remote_rows` — partners' rows through the domain writers;
 - :mod:`~profiles.ap.backfill` — :class:`Backfill`: paging a new partner's collections;
 - :mod:`~profiles.ap.upgrade` — :class:`OutboxUpgrade`: stored outbox rows brought up to what
@@ -36,6 +38,8 @@ from federation.errors import FederationError
 from federation.inbox import FollowDecision, HandlerRegistry
 from federation.transport import Signer
 from profiles.ap.backfill import Backfill
+from profiles.ap.collab import CollabInbox
+from profiles.ap.collab_out import CollabPublisher
 from profiles.ap.collections import Collections
 from profiles.ap.documents import Documents
 from profiles.ap.following import Follows
@@ -74,7 +78,9 @@ class CoopFederation:
         self.publisher = Publisher(ctx, self.keys, self.documents)
         self.partnerships = Partnerships(ctx, self.keys)
         self.follows = Follows(ctx, self.keys)
-        self.handlers = InboxHandlers(self.keys, self.partnerships)
+        self.collab_inbox = CollabInbox(self.keys, self.partnerships)
+        self.collab_publisher = CollabPublisher(self.keys)
+        self.handlers = InboxHandlers(self.keys, self.partnerships, collab=self.collab_inbox)
         self.backfiller = Backfill(self.keys)
         self.outbox_upgrade = OutboxUpgrade(self.keys)
         self.instance_iri = self.keys.instance_iri
@@ -130,9 +136,15 @@ class CoopFederation:
     def on_event(self, session: Session, event: str, obj: Any) -> None:
         """The domain-event listener: publishes in the caller's transaction."""
         self.publisher.on_event(session, event, obj)
+        self.collab_publisher.on_event(session, event, obj)
 
     def registry(self) -> HandlerRegistry:
         return self.handlers.registry()
+
+    def check_activity(self, session: Session, activity: vocab.Activity) -> None:
+        """The inbox's receive-time refusals (:data:`federation.inbox.ActivityCheck`):
+        collaboration activities their actor may not send get a 4xx and leave no row."""
+        self.collab_inbox.check(session, activity)
 
     def follow_policy(
         self, session: Session, local: str, follower: vocab.Actor, follow: vocab.Activity

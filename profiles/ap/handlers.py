@@ -22,6 +22,7 @@ from federation.inbox import FollowDecision, HandlerRegistry, InboxContext
 from federation.iri import host_of, same_host
 from federation.models import Following
 from profiles import events
+from profiles.ap.collab import CollabInbox
 from profiles.ap.keys import KeyStore
 from profiles.ap.mapping import parse_call, parse_person
 from profiles.ap.partnerships import Partnerships
@@ -37,9 +38,12 @@ log = logging.getLogger(__name__)
 class InboxHandlers:
     """The domain's inbox handlers of one node (:meth:`registry`)."""
 
-    def __init__(self, keys: KeyStore, partnerships: Partnerships) -> None:
+    def __init__(
+        self, keys: KeyStore, partnerships: Partnerships, collab: CollabInbox | None = None
+    ) -> None:
         self.keys = keys
         self.partnerships = partnerships
+        self.collab = collab
 
     def registry(self) -> HandlerRegistry:
         registry = HandlerRegistry(
@@ -54,6 +58,8 @@ class InboxHandlers:
         registry.register("Accept", None, self._on_accept)
         registry.register("Reject", None, self._on_reject)
         registry.register("Undo", None, self._on_undo)
+        if self.collab is not None:
+            self.collab.register(registry)
         return registry
 
     def follow_policy(
@@ -87,6 +93,8 @@ class InboxHandlers:
         return "accept"
 
     def on_actor_deleted(self, session: Session, actor_iri: str) -> None:
+        if self.collab is not None:
+            self.collab.forget(session, actor_iri)
         member = session.scalar(
             select(Member).where(Member.ap_id == actor_iri, Member.local.is_(False))
         )
@@ -143,6 +151,8 @@ class InboxHandlers:
         if member is not None and (by_coop or activity.actor == target):
             events.emit(session, events.MEMBER_DELETED, member)
             session.delete(member)
+            if self.collab is not None:
+                self.collab.forget(session, target)
         call = session.scalar(
             select(Call)
             .where(Call.ap_id == target, Call.local.is_(False))
@@ -154,6 +164,8 @@ class InboxHandlers:
         session.flush()
 
     def _on_accept(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:
+        if self.collab is not None and self.collab.handle_bare(session, activity, ictx):
+            return
         partner = self.partnerships.partner_by_actor(session, activity.actor)
         if partner is None:
             return
@@ -170,11 +182,15 @@ class InboxHandlers:
             partner.backfill_due = True
 
     def _on_reject(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:
+        if self.collab is not None and self.collab.handle_bare(session, activity, ictx):
+            return
         partner = self.partnerships.partner_by_actor(session, activity.actor)
         if partner is not None and partner.state == "requested":
             partner.state = "rejected"
 
     def _on_undo(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:
+        if self.collab is not None and self.collab.handle_bare(session, activity, ictx):
+            return
         obj = activity.object
         if isinstance(obj, dict) and obj.get("type") != "Follow":
             return

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from federation import outbox, vocab
+from federation.iri import host_of
 from federation.models import Follower
 from federation.vocab import former_type
 from profiles import events
@@ -32,6 +33,7 @@ from profiles.ap.addressing import audience, new_id, partners_collection
 from profiles.ap.context import context_for
 from profiles.ap.documents import Documents
 from profiles.ap.keys import KeyStore
+from profiles.collab.models import MemberConsent
 from profiles.context import NodeContext
 from profiles.models import Call, FederatedObject, Member, Tombstone
 from profiles.visibility import Recipients, federated, is_public, recipients
@@ -42,6 +44,12 @@ _PARTNERS_CACHE = "coopfed_partner_inboxes"
 def forget_partner_inboxes(session: Session) -> None:
     """Drop the per-transaction cache of partner inboxes (the partnerships changed)."""
     session.info.pop(_PARTNERS_CACHE, None)
+
+
+def consented_hosts(session: Session, member: Member) -> frozenset[str]:
+    """Servers a coop-only member agreed to share their profile with (profiles.collab)."""
+    rows = session.scalars(select(MemberConsent.host).where(MemberConsent.member_id == member.id))
+    return frozenset(rows)
 
 
 def send(
@@ -103,9 +111,16 @@ class Publisher:
     def _member_saved(self, session: Session, member: Member) -> None:
         seen = self._published(session, member.ap_id)
         if not federated(member.visibility):
-            # Partners may hold it from a backfill even if we never sent it ourselves.
+            # Partners may hold it from a backfill even if we never sent it ourselves. Not the
+            # coops this member agreed to share their profile with when responding to one of
+            # their calls (profiles.collab): a Delete there would end those responses.
             if seen is not None or self.partner_inboxes(session):
-                self._retract_person(session, member.ap_id, signed_by_member=True)
+                self._retract_person(
+                    session,
+                    member.ap_id,
+                    signed_by_member=True,
+                    keep_hosts=consented_hosts(session, member),
+                )
             if seen is not None:
                 session.delete(seen)
                 session.flush()
@@ -129,11 +144,21 @@ class Publisher:
             send(session, self.keys, activity, actor_iri=member.ap_id, targets=targets)
             self._mark_published(session, member.ap_id, "Person", member.visibility)
 
-    def _retract_person(self, session: Session, ap_id: str, *, signed_by_member: bool) -> None:
-        """Tell partners (and the member's followers) that a profile is gone for them."""
+    def _retract_person(
+        self,
+        session: Session,
+        ap_id: str,
+        *,
+        signed_by_member: bool,
+        keep_hosts: frozenset[str] = frozenset(),
+    ) -> None:
+        """Tell partners (and the member's followers) that a profile is gone for them; not
+        the servers in ``keep_hosts``."""
         tombstone = {"id": ap_id, "type": "Tombstone", "formerType": former_type("Person")}
-        partners = self.partner_inboxes(session)
-        followers = outbox.followers_inboxes(session, ap_id)
+        partners = [i for i in self.partner_inboxes(session) if host_of(i) not in keep_hosts]
+        followers = [
+            i for i in outbox.followers_inboxes(session, ap_id) if host_of(i) not in keep_hosts
+        ]
         if signed_by_member and (partners or followers):
             send(
                 session,

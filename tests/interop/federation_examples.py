@@ -251,6 +251,9 @@ def make_examples(make_node: Any) -> dict[str, dict[str, Any]]:
             elif kind == "Delete":
                 kind = "Delete (a member, by the member)"
             found.setdefault(kind, body)
+    from .collab_examples import make_collab_examples  # issue 9: responses, messages…
+
+    found.update(make_collab_examples(state, call))
     # The page ids are random: name them after their role.
     names = {call_id: "4fQx7Lb2Zm9K", gone_id: "8tRw1Nc5Yp3D"}
     examples = {name: normalise(doc, names) for name, doc in found.items()}

@@ -102,6 +102,22 @@ def app(make_node):
     return app
 
 
+def _respond(app) -> None:
+    """m0 responds to the public call (the author gets a notification)."""
+    from profiles import calls as call_service
+    from profiles import collab
+    from profiles.members import get_local
+    from profiles.models import Call
+
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        call = s.query(Call).filter_by(ref="crm-1").one()
+        call = call_service.get_by_public_id(s, call.public_id)
+        data = collab.ResponseData(message="Count me in", skills=SKILLS[:1])
+        collab.respond(s, call, get_local(s, state.ctx, "m0"), data)
+        s.commit()
+
+
 def _public_id(client) -> str:
     return client.get("/api/v1/calls?ref=crm-1").get_json()["public_id"]
 
@@ -128,6 +144,7 @@ def _url(path, values):
 
 def test_every_route_answers_as_the_openapi_document_says(app):
     anonymous, author = app.test_client(), app.test_client()
+    _respond(app)
     response = author.post("/login", data={"username": "author", "password": PASSWORD})
     assert response.status_code in (302, 303)
     doc = anonymous.get("/api/v1/openapi.json").get_json()
@@ -169,6 +186,17 @@ def test_every_route_answers_as_the_openapi_document_says(app):
             (anonymous, values, "lang=nl"),
             (anonymous, {"iri": "http://example.org/none"}, ""),
         ],
+        "/me/responses": [(author, values, ""), (anonymous, values, "")],
+        "/me/notifications": [
+            (author, values, "unread=1&limit=5"),
+            (anonymous, values, ""),
+            (author, values, "limit=0"),
+        ],
+        "/calls/{public_id}/responses": [
+            (author, values, ""),
+            (anonymous, values, ""),
+            (author, {"public_id": "x"}, ""),
+        ],
         "/openapi.json": [(anonymous, values, "")],
     }
     assert set(cases) == set(doc["paths"]), "a documented route is not exercised here"
@@ -189,8 +217,13 @@ def test_non_empty_bodies_are_checked(app):
     """The conformance test above is only as good as its data: the lists it validates must
     hold items (an empty list validates against anything)."""
     author = app.test_client()
+    _respond(app)
     author.post("/login", data={"username": "author", "password": PASSWORD})
     public_id = _public_id(author)
+    (response,) = author.get(f"/api/v1/calls/{public_id}/responses").get_json()["results"]
+    assert response["message"] == "Count me in" and response["state"] == "sent"
+    notes = author.get("/api/v1/me/notifications").get_json()
+    assert notes["unread"] == 1 and notes["results"][0]["kind"] == "response_received"
     body = author.get(f"/api/v1/calls/{public_id}/matches").get_json()
     assert body["matches"] and body["matches"][0]["reasons"]
     assert author.get("/api/v1/members/author/suggestions").get_json()["people"]
