@@ -286,6 +286,7 @@ class CallQuery:
     author_id: int | None = None
     node: str | None = None
     remote: bool | None = None
+    local: bool | None = None  # True: this node's calls only (feeds)
     page: int = 1
     per_page: int = 20
 
@@ -320,6 +321,8 @@ def list_calls(session: Session, viewer: Member | None, q: CallQuery) -> tuple[l
         query = query.where(Call.node == q.node)
     if q.remote is not None:
         query = query.where(Call.remote == q.remote)
+    if q.local is not None:
+        query = query.where(Call.local == q.local)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     per_page = max(1, min(q.per_page, 100))
     rows = session.scalars(

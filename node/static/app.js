@@ -106,4 +106,18 @@
   }
 
   document.querySelectorAll("input[data-find]").forEach(setupFind);
+
+  // Copy buttons (the follow handle): shown only where the clipboard API exists.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      field.select();
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.setAttribute("aria-label", button.getAttribute("data-copied") || button.textContent);
+        button.textContent = button.getAttribute("data-copied") || button.textContent;
+      });
+    });
+  });
 })();

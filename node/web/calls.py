@@ -22,6 +22,13 @@ from profiles.models import Call
 
 bp = Blueprint("calls", __name__)
 
+FEED_FILTERS = ("skill", "country", "language")
+
+
+def feed_filters(args: dict[str, str]) -> dict[str, str]:
+    """The feed filters present (non-empty) in ``args``: for links to the matching feed."""
+    return {k: args[k].strip() for k in FEED_FILTERS if (args.get(k) or "").strip()}
+
 
 @bp.route("/calls")
 def calls() -> Any:
@@ -48,6 +55,7 @@ def calls() -> Any:
         countries=forms.country_choices(lang),
         languages=forms.language_choices(lang),
         coops=coops(),
+        feed_filters=feed_filters(args.to_dict()),
     )
 
 
