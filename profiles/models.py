@@ -173,7 +173,11 @@ class Call(Base):
     """A project call: a coop member looking for collaborators."""
 
     __tablename__ = "calls"
-    __table_args__ = (UniqueConstraint("node", "ref", name="uq_calls_node_ref"),)
+    __table_args__ = (
+        UniqueConstraint("node", "ref", name="uq_calls_node_ref"),
+        # Lists show the newest open calls first (profiles.calls.list_calls).
+        Index("ix_calls_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ap_id: Mapped[str] = mapped_column(String(512), unique=True)
@@ -196,6 +200,8 @@ class Call(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_CALL.value)
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # page (remote)
+    # Title, city and description folded for keyword search (profiles.search.fold).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

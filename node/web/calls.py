@@ -34,8 +34,15 @@ def feed_filters(args: dict[str, str]) -> dict[str, str]:
 def calls() -> Any:
     args = request.args
     remote = {"yes": True, "no": False}.get(args.get("remote", ""))
+    skill = args.get("skill", "").strip() or None
+    skill_text = args.get("skill_q", "").strip()[:200]
+    # A skill typed as text: the calls needing any of the concepts it names (the picker's
+    # search, in every language); the matches are shown so that one can be chosen.
+    skill_matches = find(skill_text, "skill", [], current_language()) if not skill else []
     query = call_service.CallQuery(
-        skill=args.get("skill", "").strip() or None,
+        skill=skill,
+        skills=[c.iri for c in skill_matches] if skill_text and not skill else None,
+        text=args.get("q", "").strip()[:200] or None,
         country=args.get("country", "").strip() or None,
         language=args.get("language", "").strip() or None,
         node=args.get("node", "").strip() or None,
@@ -52,6 +59,8 @@ def calls() -> Any:
         page=query.page,
         pages=pages(total),
         skill=query.skill,
+        skill_text=skill_text,
+        skill_matches=skill_matches,
         countries=forms.country_choices(lang),
         languages=forms.language_choices(lang),
         coops=coops(),
