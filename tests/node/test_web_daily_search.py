@@ -43,8 +43,12 @@ def search_app(app):
         s.commit()
     add_call(app, title="Éclairage pour un festival", country="FR", city="Lyon")
     add_call(app, title="Großes Konzert", description="<p>Wir suchen <b>Tontechnik</b>.</p>")
-    add_call(app, title="Sound for a theatre tour", skills_required=[SOUND_MIXING],
-             description="Mixing a 50% share_of the tour")
+    add_call(
+        app,
+        title="Sound for a theatre tour",
+        skills_required=[SOUND_MIXING],
+        description="Mixing a 50% share_of the tour",
+    )
     add_call(app, title="Ljussättning i Malmö", city="Malmö", description="Scen och ljus")
     return app
 
@@ -112,9 +116,19 @@ def test_migration_folds_existing_calls(throwaway_db):
     with engine.begin() as conn:
         for table, values in (
             ("members", {"id": 1, "ap_id": "https://x/m/a", "node": "x", "username": "a"}),
-            ("calls", {"id": 1, "ap_id": "https://x/c/1", "public_id": "p1", "node": "x",
-                       "author_id": 1, "title": "Éclairage", "city": "Lyon",
-                       "description": "<p>Grand <b>Été</b></p>"}),
+            (
+                "calls",
+                {
+                    "id": 1,
+                    "ap_id": "https://x/c/1",
+                    "public_id": "p1",
+                    "node": "x",
+                    "author_id": 1,
+                    "title": "Éclairage",
+                    "city": "Lyon",
+                    "description": "<p>Grand <b>Été</b></p>",
+                },
+            ),
         ):
             _insert(engine, conn, table, values)
     node_db.upgrade(engine)
@@ -132,9 +146,12 @@ def _insert(engine, conn, table, values):
             continue
         kind = column["type"]
         values[column["name"]] = (
-            False if isinstance(kind, Boolean)
-            else 0 if isinstance(kind, Integer)
-            else datetime.now(UTC) if isinstance(kind, DateTime)
+            False
+            if isinstance(kind, Boolean)
+            else 0
+            if isinstance(kind, Integer)
+            else datetime.now(UTC)
+            if isinstance(kind, DateTime)
             else "x"
         )
     names = ", ".join(values)
