@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import events, search, validation
+from profiles import events, moderation, search, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from profiles.fields import CALL_STATUSES, CallData, CallFields, max_length
@@ -301,7 +301,10 @@ def visible_calls(viewer: Member | None) -> Select[Call]:
 
 def calls_visible_to(audience: Audience) -> ColumnElement[bool]:
     """The SQL condition selecting the calls ``audience`` may see."""
-    return visible_clause(Call.visibility, Call.local, audience)
+    return and_(
+        visible_clause(Call.visibility, Call.local, audience),
+        moderation.not_from_blocked(Call.node),
+    )
 
 
 def _having_skills(iris: list[str]) -> Select[int]:

@@ -15,7 +15,7 @@ from node.i18n import current_language
 from node.web import ctx, current_member, db, forms, login_required, vocab
 from node.web.pages import PER_PAGE, coops, find, pages, picker
 from profiles import calls as call_service
-from profiles import visibility
+from profiles import moderation, visibility
 from profiles.errors import ValidationError
 from profiles.languages import WORKING_LANGUAGES
 from profiles.models import Call
@@ -72,6 +72,8 @@ def _visible_call(public_id: str) -> Call:
     call = call_service.get_by_public_id(db(), public_id)  # NotFound -> 404
     if not call_service.can_view(call, current_member()):
         abort(404)
+    if not call.local and moderation.is_blocked(db(), call.node):
+        abort(404)  # received before its coop's domain was blocked: hidden, not yet purged
     return call
 
 
