@@ -150,3 +150,18 @@ def state_label(value: str) -> str:
         "allow": _("allowed"),
     }
     return labels.get(value, value)
+
+
+@bp.app_template_global()
+def search_languages() -> list[str]:
+    """Languages whose labels the live skill search offers: the UI language, then the
+    signed-in member's languages (a match in any other language is noise to them)."""
+    from node.i18n import current_language
+    from node.web import current_member
+
+    found = [current_language()]
+    me = current_member()
+    for known in me.languages if me is not None else []:
+        if known.code not in found:
+            found.append(known.code)
+    return found
