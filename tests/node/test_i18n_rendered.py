@@ -200,3 +200,47 @@ def test_the_check_can_fail(site):
     english = _english_only("de")
     assert "ends before it starts" in english and "Project calls" in english
     assert re.sub(r"\s+", " ", "no such call") in english
+
+
+# Literals that stay as they are in every language: format names, an example handle, the ESCO
+# attribution in its licensed wording, the software's name, a URL scheme.
+TEMPLATE_LITERALS = {
+    "Atom",
+    "RSS",
+    "(Atom)",
+    "(RSS)",
+    "@name@example.social",
+    "ESCO – © European Union",
+    "· coopfed",
+    "https://",
+}
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+class _Literals(_Text):
+    """Text a template shows outside ``{{ }}`` (with the Jinja parts blanked out)."""
+
+    def handle_data(self, data):
+        if not self._skip and re.search(r"[A-Za-z]{2}", data) and "aria-" not in data:
+            self.texts.append(data.strip())
+
+
+def test_templates_have_no_untranslated_literals():
+    problems = []
+    for path in sorted((REPO / "node/templates").rglob("*.html")):
+        if "mail" in path.parts:  # mails: tests/mail checks their rendering per language
+            continue
+        parser = _Literals()
+        parser.feed(_JINJA.sub(" ", path.read_text(encoding="utf-8")))
+        problems += [
+            f"{path.name}: {t!r}"
+            for t in parser.texts
+            if re.search(r"[A-Za-z]{2}", t) and t.strip() not in TEMPLATE_LITERALS
+        ]
+    assert problems == [], "wrap these in _() or allow-list them with a reason"
+
+
+def test_the_literal_check_can_fail():
+    parser = _Literals()
+    parser.feed(_JINJA.sub(" ", '<p>{{ _("Fine") }} Hello world</p><input placeholder="Type">'))
+    assert parser.texts == ["Type", "Hello world"]
