@@ -243,4 +243,4 @@ def test_templates_have_no_untranslated_literals():
 def test_the_literal_check_can_fail():
     parser = _Literals()
     parser.feed(_JINJA.sub(" ", '<p>{{ _("Fine") }} Hello world</p><input placeholder="Type">'))
-    assert parser.texts == ["Type", "Hello world"]
+    assert parser.texts == ["Hello world", "Type"]
