@@ -31,3 +31,9 @@ def is_blocked(session: Session, node: str) -> bool:
         )
     )
     return found is not None
+
+
+def blocked_hosts(session: Session) -> frozenset[str]:
+    """Every blocked host: for filtering rows already loaded (e.g. match suggestions)."""
+    rows = session.scalars(select(DomainPolicyEntry.host).where(DomainPolicyEntry.action == BLOCK))
+    return frozenset(rows)

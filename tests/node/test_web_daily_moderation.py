@@ -136,3 +136,36 @@ def test_an_admins_bare_account_stays_in_its_coop(node):
         assert root.visibility == "coop"
         assert not may_view(root.visibility, local=True, audience=Audience.PARTNER)
         assert may_view("partners", local=True, audience=Audience.PARTNER)  # anna is offered
+
+
+def test_members_of_a_blocked_coop_are_not_suggested(node):
+    from profiles.calls import CallData, create_call
+    from profiles.members import get_local
+    from profiles.models import MemberConcept
+
+    skill = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b8e963"
+    state = node.extensions["coopfed"]
+    with state.session() as s:
+        eva = s.scalar(select(Member).where(Member.username == "eva"))
+        eva.skills = [MemberConcept(concept_iri=skill, kind="skill")]
+        call = create_call(
+            s,
+            state.ctx,
+            get_local(s, state.ctx, "anna"),
+            CallData(title="Sound", country="SE", skills_required=[skill]),
+            state.vocabulary.get(s),
+        )
+        s.commit()
+        public_id = call.public_id
+    client = node.test_client()
+    client.post("/login", data={"username": "anna", "password": PASSWORD})
+
+    def suggested() -> list[str]:
+        body = client.get(f"/api/v1/calls/{public_id}/matches?limit=50").get_json()
+        return [m["username"] for m in body["matches"]]
+
+    assert "eva" in suggested()
+    with state.session() as s:
+        state.federation_service().block_host(s, PARTNER, "spam")
+        s.commit()
+    assert "eva" not in suggested()
