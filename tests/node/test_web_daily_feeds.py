@@ -224,3 +224,9 @@ def test_remote_follow_with_a_server_name_or_nonsense(app, client):
     response = client.get("/follow?account=not a server!")
     assert response.status_code == 422 and 'id="follow-error"' in response.get_data(as_text=True)
     assert 'id="follow-handle"' in client.get("/follow").get_data(as_text=True)
+
+
+def test_the_home_page_links_the_feeds_and_the_follow_page(calls_app, client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="alternate" type="application/atom+xml"' in page
+    assert 'href="/follow" id="link-follow-calls"' in page
