@@ -138,6 +138,18 @@ def site(make_node):
         )
         s.commit()
         app.config["TEST_CALL"] = call.public_id
+        from profiles.models import Partnership
+
+        s.add(
+            Partnership(
+                actor="https://p.example/actor",
+                domain="p.example",
+                name="Smart P",
+                inbox="https://p.example/inbox",
+                state="active",
+            )
+        )
+        s.commit()
     return app
 
 
@@ -174,6 +186,8 @@ def _pages(call_id: str) -> list[tuple[str, str, dict[str, str] | None]]:
         ("GET", "/admin/", None),
         ("GET", "/admin/federation/", None),
         ("GET", "/admin/mail", None),
+        ("POST", "/admin/federation/blocks/block_domain", {"value": "p.example"}),
+        ("POST", "/admin/federation/partners/remove", {"domain": "p.example"}),
     ]
 
 
