@@ -23,7 +23,7 @@ from flask import Flask
 from node import db as node_db
 from node.app import create_app
 from node.demo_data import CALLS, DEMO_PASSWORD, MEMBERS, NODES
-from node.settings import Settings
+from node.settings import SETTINGS_FILE, Settings, write_settings_file
 from node.state import NodeState
 from node.worker import Worker
 from profiles import members as member_service
@@ -57,6 +57,21 @@ def build_node(base: Path, spec: dict[str, Any], host: str) -> tuple[Flask, Node
         worker_idle_seconds=0.5,
         listen_host=host,
         listen_port=spec["port"],
+    )
+    # The settings as `coopfed init` writes them, so the CLI can be pointed at a demo node
+    # (`.venv/bin/coopfed --instance demo-data/se partner list`) while the demo runs.
+    write_settings_file(
+        instance / SETTINGS_FILE,
+        {
+            "domain": domain,
+            "name": spec["name"],
+            "country": spec["country"],
+            "dev_mode": True,
+            "secret_key": settings.secret_key,
+            "default_language": spec["ui"],
+            "listen_host": host,
+            "listen_port": spec["port"],
+        },
     )
     engine = node_db.make_engine(settings.sqlalchemy_url)
     node_db.upgrade(engine)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, selectinload
 import matchmaking as mm
 from federation.db import utcnow
 from node.state import NodeState
-from profiles import events, visibility
+from profiles import events, moderation, visibility
 from profiles import match_data as convert
 from profiles.models import Call, Member
 from profiles.vocabulary import Vocabulary
@@ -321,7 +321,9 @@ class MatchService:
         for key in stale:
             self._dirty_members.add(key)
             del found[key]
-        return found
+        # Members of a blocked coop stay indexed (an unblock brings them back) but unseen.
+        blocked = moderation.blocked_hosts(session)
+        return {k: m for k, m in found.items() if m.node not in blocked}
 
     # ------------------------------------------------------------------ queries
     def call_matches(
@@ -447,10 +449,13 @@ class MatchService:
         }
         for key in set(keys) - set(found):
             self._remove_call(key)
+        blocked = moderation.blocked_hosts(session)
         return {
             k: c
             for k, c in found.items()
-            if c.status == "open" and visibility.matchable(c.visibility, local=c.local)
+            if c.status == "open"
+            and visibility.matchable(c.visibility, local=c.local)
+            and c.node not in blocked
         }
 
 

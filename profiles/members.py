@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import events, validation
+from profiles import events, moderation, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
 from profiles.fields import Link, ProfileData, ProfileFields, max_length
@@ -28,7 +28,13 @@ from profiles.models import (
 )
 from profiles.passwords import hash_password, verify_password
 from profiles.remote import RemoteProfile
-from profiles.visibility import DEFAULT_PROFILE, Audience, viewer_audience, visible_clause
+from profiles.visibility import (
+    DEFAULT_PROFILE,
+    Audience,
+    Visibility,
+    viewer_audience,
+    visible_clause,
+)
 from profiles.vocabulary import Vocabulary
 
 MAX_SKILLS = max_length(ProfileFields, "skills")
@@ -197,6 +203,10 @@ def create_member(
         coop_name=ctx.name,
         name=username,
     )
+    if is_admin and profile is None:
+        # An operator's account, not a freelancer's profile: kept from partner coops (their
+        # directories listed every coop's "admin") until its owner publishes a profile.
+        member.visibility = Visibility.COOP.value
     session.add(member)
     if profile is not None:
         if vocab is None:
@@ -366,7 +376,10 @@ def visible_members(viewer: Member | None) -> Select[Member]:
 
 def members_visible_to(audience: Audience) -> ColumnElement[bool]:
     """The SQL condition selecting the members ``audience`` may see."""
-    return visible_clause(Member.visibility, Member.local, audience)
+    return and_(
+        visible_clause(Member.visibility, Member.local, audience),
+        moderation.not_from_blocked(Member.node),
+    )
 
 
 def _directory_filters(query: Select[Member], q: DirectoryQuery) -> Select[Member]:

@@ -173,7 +173,11 @@ class Call(Base):
     """A project call: a coop member looking for collaborators."""
 
     __tablename__ = "calls"
-    __table_args__ = (UniqueConstraint("node", "ref", name="uq_calls_node_ref"),)
+    __table_args__ = (
+        UniqueConstraint("node", "ref", name="uq_calls_node_ref"),
+        # Lists show the newest open calls first (profiles.calls.list_calls).
+        Index("ix_calls_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ap_id: Mapped[str] = mapped_column(String(512), unique=True)
@@ -200,6 +204,8 @@ class Call(Base):
     # and whether a fediverse reply to the call counts as a response. Never federated.
     author_contact: Mapped[str] = mapped_column(String(500), default="")
     allow_fediverse_responses: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Title, city and description folded for keyword search (profiles.search.fold).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

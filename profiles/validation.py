@@ -18,10 +18,20 @@ RESERVED_USERNAMES = frozenset({"coop", "calls", "actor", "inbox"})
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 
+# Two-letter territory codes CLDR names that are no country one lives or works in: groupings
+# (EU, EZ, UN, QO), the unknown region (ZZ), test locales (XA, XB) and ISO's "exceptionally
+# reserved" codes for parts of countries (AC, CP, CQ, DG, EA, IC, TA). Kosovo (XK) stays.
+NOT_COUNTRIES = frozenset(
+    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+)
+
+
 @lru_cache(maxsize=1)
 def country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes of real countries and territories (CLDR's, less
+    :data:`NOT_COUNTRIES`)."""
     codes: list[str] = [str(c) for c in Locale("en").territories]
-    return frozenset(c for c in codes if len(c) == 2 and c.isalpha())
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in NOT_COUNTRIES)
 
 
 @lru_cache(maxsize=1)

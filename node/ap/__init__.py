@@ -118,6 +118,6 @@ def gone(ap_id: str) -> Response | None:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Every ActivityPub blueprint; the inbox's must be exempt from CSRF (see node.extensions)."""
-    from node.ap import actors, collections, discovery, feeds, inbox, negotiation
+    from node.ap import actors, collections, discovery, feeds, follow, inbox, negotiation
 
-    return (negotiation.bp, discovery.bp, actors.bp, collections.bp, inbox.bp, feeds.bp)
+    return (negotiation.bp, discovery.bp, actors.bp, collections.bp, inbox.bp, feeds.bp, follow.bp)

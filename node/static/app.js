@@ -42,11 +42,18 @@
     var live = document.getElementById(name + "-live");
     var lang = document.documentElement.getAttribute("lang") || "en";
     var button = document.getElementById(input.getAttribute("data-button"));
+    // Languages whose labels may suggest: the UI's and the member's own (data-langs); a
+    // match in another language is noise ("Schnitt" is not knitting to a German reader).
+    var langs = (input.getAttribute("data-langs") || lang).split(" ");
     var box = document.createElement("ul");
     box.className = "suggestions";
     box.id = name + "-suggestions";
     box.hidden = true;
-    input.insertAdjacentElement("afterend", box);
+    var wrap = document.createElement("span");
+    wrap.className = "find-field";
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(input);
+    wrap.appendChild(box);
     var last = "";
 
     function show(results, q) {
@@ -77,10 +84,14 @@
       last = q;
       if (q.length < 2) { box.hidden = true; return; }
       var url = "/api/v1/taxonomy/search?q=" + encodeURIComponent(q) + "&lang=" + encodeURIComponent(lang) +
-        "&kind=" + encodeURIComponent(kind) + "&limit=8";
+        "&kind=" + encodeURIComponent(kind) + "&limit=24";
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : { results: [] }; })
-        .then(function (data) { if (input.value.trim() === q) { show(data.results || [], q); } })
+        .then(function (data) {
+          if (input.value.trim() !== q) { return; }
+          var kept = (data.results || []).filter(function (r) { return langs.indexOf(r.lang) >= 0; });
+          show(kept.slice(0, 8), q);
+        })
         .catch(function () { /* the Find button still works */ });
     }, 200);
 
@@ -106,4 +117,18 @@
   }
 
   document.querySelectorAll("input[data-find]").forEach(setupFind);
+
+  // Copy buttons (the follow handle): shown only where the clipboard API exists.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      field.select();
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.setAttribute("aria-label", button.getAttribute("data-copied") || button.textContent);
+        button.textContent = button.getAttribute("data-copied") || button.textContent;
+      });
+    });
+  });
 })();

@@ -48,7 +48,11 @@ def ctx() -> NodeContext:
 
 
 def vocab() -> Vocabulary:
-    return state().vocabulary.get(db())
+    """The vocabulary, looked up once per request: a page labelling many concepts would
+    otherwise check the vocabulary's revision once per label (one query each)."""
+    if "vocab" not in g:
+        g.vocab = state().vocabulary.get(db())
+    return cast(Vocabulary, g.vocab)
 
 
 def current_member() -> Member | None:
@@ -122,6 +126,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         following,
         home,
         members,
+        messages,
         pages,
         profile,
     )
@@ -138,6 +143,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         following.bp,
         collab.bp,
         collab_notify.bp,
+        messages.bp,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from node.ap.service import ADMIN_ERRORS, NodeFederation
 from node.web import admin_required, db, state
@@ -49,6 +50,8 @@ def partner(action: str) -> Any:
     session = db()
     domain = request.form.get("domain", "").strip()
     service = fed().coop
+    if action == "remove" and request.form.get("confirm") != "1":
+        return _confirm_remove(session, domain)
     try:
         if action == "request":
             service.request_partnership(session, fed().actors(session), domain)
@@ -83,7 +86,7 @@ def blocks(action: str) -> Any:
     if not value:
         return _done(_("Give a domain or an actor IRI."))
     if action == "block_domain":
-        service.block_host(session, value, request.form.get("reason") or None)
+        return _block_domain(session, value, request.form.get("reason") or None)
     elif action == "unblock_domain":
         service.unblock_host(session, value)
     elif action == "block_actor":
@@ -94,3 +97,38 @@ def blocks(action: str) -> Any:
         return _done(_("Unknown action."))
     session.commit()
     return _done(_("Saved."))
+
+
+def _confirm_remove(session: Session, domain: str) -> Any:
+    """Removing a partner purges what both sides received: say so, and ask first."""
+    partner = session.scalar(select(Partnership).where(Partnership.domain == domain.lower()))
+    if partner is None:
+        return _done(_("Could not do that: %(error)s", error=domain))
+    return render_template("admin_confirm.html", kind="remove", partner=partner, value=domain)
+
+
+def _block_domain(session: Session, host: str, reason: str | None) -> Any:
+    """Block a host. An active partner's domain is blocked only after a confirmation that says
+    what follows: the partnership ends, its members and calls are hidden (and may be purged)."""
+    partner = session.scalar(
+        select(Partnership).where(Partnership.domain == host.lower(), Partnership.state == "active")
+    )
+    if partner is not None and request.form.get("confirm") != "1":
+        return render_template(
+            "admin_confirm.html", kind="block", partner=partner, value=host, reason=reason or ""
+        )
+    fed().block_host(session, host, reason)
+    if partner is None:
+        session.commit()
+        return _done(_("Saved."))
+    fed().coop.suspend_partnership(session, partner.domain)
+    purged = fed().coop.purge_host(session, partner.domain) if request.form.get("purge") else 0
+    session.commit()
+    return _done(
+        _(
+            "%(domain)s is blocked and the partnership is suspended; %(num)d members and calls "
+            "purged.",
+            domain=partner.domain,
+            num=purged,
+        )
+    )

@@ -15,20 +15,34 @@ from node.i18n import current_language
 from node.web import ctx, current_member, db, forms, login_required, vocab
 from node.web.pages import PER_PAGE, coops, find, pages, picker
 from profiles import calls as call_service
-from profiles import visibility
+from profiles import moderation, visibility
 from profiles.errors import ValidationError
 from profiles.languages import WORKING_LANGUAGES
 from profiles.models import Call
 
 bp = Blueprint("calls", __name__)
 
+FEED_FILTERS = ("skill", "country", "language")
+
+
+def feed_filters(args: dict[str, str]) -> dict[str, str]:
+    """The feed filters present (non-empty) in ``args``: for links to the matching feed."""
+    return {k: args[k].strip() for k in FEED_FILTERS if (args.get(k) or "").strip()}
+
 
 @bp.route("/calls")
 def calls() -> Any:
     args = request.args
     remote = {"yes": True, "no": False}.get(args.get("remote", ""))
+    skill = args.get("skill", "").strip() or None
+    skill_text = args.get("skill_q", "").strip()[:200]
+    # A skill typed as text: the calls needing any of the concepts it names (the picker's
+    # search, in every language); the matches are shown so that one can be chosen.
+    skill_matches = find(skill_text, "skill", [], current_language()) if not skill else []
     query = call_service.CallQuery(
-        skill=args.get("skill", "").strip() or None,
+        skill=skill,
+        skills=[c.iri for c in skill_matches] if skill_text and not skill else None,
+        text=args.get("q", "").strip()[:200] or None,
         country=args.get("country", "").strip() or None,
         language=args.get("language", "").strip() or None,
         node=args.get("node", "").strip() or None,
@@ -45,9 +59,12 @@ def calls() -> Any:
         page=query.page,
         pages=pages(total),
         skill=query.skill,
+        skill_text=skill_text,
+        skill_matches=skill_matches,
         countries=forms.country_choices(lang),
         languages=forms.language_choices(lang),
         coops=coops(),
+        feed_filters=feed_filters(args.to_dict()),
     )
 
 
@@ -55,6 +72,8 @@ def _visible_call(public_id: str) -> Call:
     call = call_service.get_by_public_id(db(), public_id)  # NotFound -> 404
     if not call_service.can_view(call, current_member()):
         abort(404)
+    if not call.local and moderation.is_blocked(db(), call.node):
+        abort(404)  # received before its coop's domain was blocked: hidden, not yet purged
     return call
 
 

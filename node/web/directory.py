@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
 from node.i18n import current_language
 from node.web import current_member, db, forms, vocab
@@ -58,7 +59,15 @@ def directory() -> Any:
         page=forms.page_number(args),
         per_page=PER_PAGE,
     )
-    found, total = member_service.search_directory(db(), current_member(), query)
+    start, end = query.available_from, query.available_until
+    if start and end and end < start:
+        # Said, not silently ignored (which showed everyone): no one matches a period that
+        # ends before it starts.
+        errors["available_until"] = _("The period ends before it starts.")
+    if errors:
+        found, total = [], 0
+    else:
+        found, total = member_service.search_directory(db(), current_member(), query)
     return render_template(
         "directory.html",
         members=found,

@@ -25,7 +25,11 @@ def home() -> Any:
     mine, _total = call_service.list_calls(
         db(), me, call_service.CallQuery(author_id=me.id, status=None, per_page=10)
     )
-    return render_template("home.html", latest=[], my_calls=mine)
+    # First run: without skills nothing can be matched; say so before the empty panels.
+    steps = {"skills": not me.skills, "availability": not me.availability, "call": not mine}
+    return render_template(
+        "home.html", latest=[], my_calls=mine, first_run=steps if steps["skills"] else None
+    )
 
 
 def _esco_version() -> str:

@@ -169,6 +169,9 @@ class CoopFederation:
     def remove_partnership(self, session: Session, domain: str) -> int:
         return self.partnerships.remove_partnership(session, domain)
 
+    def suspend_partnership(self, session: Session, domain: str) -> Partnership | None:
+        return self.partnerships.suspend_partnership(session, domain)
+
     def purge_host(self, session: Session, domain: str) -> int:
         return self.partnerships.purge_host(session, domain)
 

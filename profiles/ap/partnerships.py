@@ -163,6 +163,19 @@ class Partnerships:
         session.flush()
         return partner
 
+    def suspend_partnership(self, session: Session, domain: str) -> Partnership | None:
+        """The active partnership with ``domain`` ends without a word to them (its domain was
+        just blocked: nothing goes there any more): state "suspended", its members and calls
+        stay stored (hidden by the block, see profiles.moderation) until purged or removed.
+        None when there was no active partnership."""
+        partner = self.active_partner_for_host(session, domain.strip().lower())
+        if partner is None:
+            return None
+        forget_partner_inboxes(session)
+        partner.state = "suspended"
+        session.flush()
+        return partner
+
     def remove_partnership(self, session: Session, domain: str) -> int:
         """End a partnership from our side: Undo our Follow, drop them as follower, purge what
         they sent. Returns how many members and calls were purged."""
