@@ -57,7 +57,7 @@ def _print_result(result: Any, report_file: Path | None) -> None:
     if result.kind == "members" and result.without_password:
         click.echo(
             f"{result.without_password} imported members have no password and cannot sign in "
-            "until you run `coopfed member passwd USERNAME`."
+            "yet: invite them with `coopfed member invite --all-pending`."
         )
     if report_file:
         report_file.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -129,3 +129,42 @@ def member_delete(ctx: click.Context, username: str, yes: bool) -> None:
         delete_member(session, m)
         session.commit()
     click.echo(f"{username} deleted")
+
+
+@member.command("invite")
+@click.argument("usernames", nargs=-1)
+@click.option(
+    "--all-pending", is_flag=True, help="Every member without a password never invited yet."
+)
+@click.pass_context
+def member_invite(ctx: click.Context, usernames: tuple[str, ...], all_pending: bool) -> None:
+    """Email members a link to choose their password (14 days, usable once).
+
+    Naming a member who was invited before sends a new link; the older ones stop working.
+    The worker sends the queued messages (`coopfed mail test` checks the settings)."""
+    import time
+
+    from node.onboarding import invite
+    from profiles import invitations
+
+    if not usernames and not all_pending:
+        raise click.UsageError("name members (USERNAME…) or pass --all-pending")
+    state = node_state(ctx)
+    started = time.perf_counter()
+    with state.session() as session:
+        ids, unknown = invitations.ids_for_usernames(session, state.ctx, usernames)
+        if all_pending:
+            ids = sorted(set(ids) | set(invitations.pending_ids(session, state.ctx)))
+        result = invite(state, session, ids)
+        session.commit()
+    seconds = time.perf_counter() - started
+    click.echo(f"{len(result.ready)} invitations queued in {seconds:.1f} s")
+    for label, names in (
+        ("not members of this node", unknown),
+        ("have a password already (not invited)", result.active),
+        ("have no e-mail address (not invited)", result.no_email),
+    ):
+        if names:
+            more = f" … ({len(names) - 20} more)" if len(names) > 20 else ""
+            shown = ", ".join(names[:20]) + more
+            click.echo(f"{len(names)} {label}: {shown}")

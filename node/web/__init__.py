@@ -112,7 +112,18 @@ def safe_next(target: str | None) -> str:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """The page blueprints (federation's admin pages and matches come with their services)."""
-    from node.web import admin, auth, calls, directory, following, home, members, pages, profile
+    from node.web import (
+        admin,
+        auth,
+        calls,
+        directory,
+        following,
+        home,
+        members,
+        onboarding,
+        pages,
+        profile,
+    )
 
     return (
         pages.bp,
@@ -124,6 +135,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         calls.bp,
         admin.bp,
         following.bp,
+        onboarding.bp,
     )
 
 

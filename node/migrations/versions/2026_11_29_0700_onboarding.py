@@ -1,0 +1,39 @@
+"""onboarding: member invitations
+
+Revision ID: 2026_11_29_0700
+Revises: 2026_11_29_0400
+Create Date: 2026-11-29 23:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import federation.db
+
+
+revision = '2026_11_29_0700'
+down_revision = '2026_11_29_0400'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('invitations',
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('sent_count', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('created_at', federation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', federation.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', federation.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', federation.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_invitations_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('member_id', name=op.f('pk_invitations'))
+    )
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitations_state'), ['state'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_state'))
+
+    op.drop_table('invitations')
