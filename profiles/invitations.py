@@ -73,7 +73,12 @@ def status_of(member: Member, invitation: Invitation | None) -> str:
 
 
 def _without_password(ctx: NodeContext) -> ColumnElement[bool]:
-    return and_(Member.local, Member.node == ctx.domain, Member.password_hash.is_(None))
+    return and_(
+        Member.local,
+        Member.node == ctx.domain,
+        Member.password_hash.is_(None),
+        Member.deactivated_at.is_(None),
+    )
 
 
 def pending_ids(session: Session, ctx: NodeContext) -> list[int]:
@@ -138,7 +143,7 @@ def prepare(session: Session, member_ids: Sequence[int], now: datetime | None = 
                 Member.email,
                 Member.ui_language,
                 Member.password_hash,
-            ).where(Member.id.in_(chunk), Member.local)
+            ).where(Member.id.in_(chunk), Member.local, Member.deactivated_at.is_(None))
         ).all()
         existing = {
             i.member_id: i
@@ -198,7 +203,7 @@ def check_invitation(
         raise TokenError("invalid")
     member = session.get(Member, member_id)
     invitation = session.get(Invitation, member_id)
-    if member is None or not member.local or invitation is None:
+    if member is None or not member.local or invitation is None or member.deactivated_at:
         raise TokenError("invalid")
     if member.password_hash or invitation.state == "accepted":
         raise TokenError("used")
@@ -267,7 +272,10 @@ def reset_request(
         return None
     return session.scalar(
         select(Member).where(
-            Member.local, Member.node == ctx.domain, func.lower(Member.email) == address
+            Member.local,
+            Member.node == ctx.domain,
+            func.lower(Member.email) == address,
+            Member.deactivated_at.is_(None),
         )
     )
 
@@ -279,7 +287,7 @@ def reset_check(session: Session, tokens: Tokens, token: str, *, consume: bool =
         data = tokens.read(PASSWORD_RESET, token, max_age=RESET_TTL)
     member_id = data.get("m")
     member = session.get(Member, member_id) if isinstance(member_id, int) else None
-    if member is None or not member.local:
+    if member is None or not member.local or member.deactivated_at is not None:
         raise TokenError("invalid")
     if data.get("h") != _tag(member):
         raise TokenError("used")  # the password changed since the link was sent

@@ -327,7 +327,12 @@ def authenticate(
         if (count or 0) >= limit:
             raise TooManyAttempts(key)
     member = session.scalar(
-        select(Member).where(Member.local, Member.node == ctx.domain, Member.username == name)
+        select(Member).where(
+            Member.local,
+            Member.node == ctx.domain,
+            Member.username == name,
+            Member.deactivated_at.is_(None),  # left the coop's register
+        )
     )
     if member is not None and verify_password(member.password_hash, password):
         session.query(LoginAttempt).filter(LoginAttempt.key == f"user:{name}").delete()
@@ -366,7 +371,10 @@ def visible_members(viewer: Member | None) -> Select[Member]:
 
 def members_visible_to(audience: Audience) -> ColumnElement[bool]:
     """The SQL condition selecting the members ``audience`` may see."""
-    return visible_clause(Member.visibility, Member.local, audience)
+    return and_(
+        visible_clause(Member.visibility, Member.local, audience),
+        Member.deactivated_at.is_(None),
+    )
 
 
 def _directory_filters(query: Select[Member], q: DirectoryQuery) -> Select[Member]:

@@ -56,7 +56,11 @@ def current_member() -> Member | None:
         member_id = session.get("member_id")
         member = db().get(Member, member_id) if isinstance(member_id, int) else None
         # A session of a deleted or remote account is no session.
-        if member is not None and (not member.local or session.get("auth") != _auth_tag(member)):
+        if member is not None and (
+            not member.local
+            or member.deactivated_at is not None
+            or session.get("auth") != _auth_tag(member)
+        ):
             member = None
         g.member = member
     return cast(Member | None, g.member)

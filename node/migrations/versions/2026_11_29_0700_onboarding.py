@@ -1,4 +1,4 @@
-"""onboarding: member invitations
+"""onboarding: member invitations; members' register id (ref) and deactivation
 
 Revision ID: 2026_11_29_0700
 Revises: 2026_11_29_0400
@@ -31,8 +31,18 @@ def upgrade() -> None:
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invitations_state'), ['state'], unique=False)
 
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('ref', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('deactivated_at', federation.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_unique_constraint('uq_members_node_ref', ['node', 'ref'])
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_members_node_ref', type_='unique')
+        batch_op.drop_column('deactivated_at')
+        batch_op.drop_column('ref')
+
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invitations_state'))
 
