@@ -1,4 +1,5 @@
-"""Admin pages: the node's local members, with forms to grant/remove admin and to delete.
+"""Admin pages: the node's local members (search, filters, paging; :mod:`profiles.roster`),
+with forms to grant/remove admin and to delete.
 
 Admins cannot demote or delete themselves here, so a node always keeps the admin acting on it.
 """
@@ -10,11 +11,11 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from node.web import admin_required, current_member, db, forms
+from node.web import admin_required, ctx, current_member, db, forms
 from profiles import members as member_service
 from profiles.models import Member
+from profiles.roster import STATES, RosterQuery, roster
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,8 +30,19 @@ def _local_member(member_id: int) -> Member:
 @bp.route("/")
 @admin_required
 def index() -> Any:
-    members = db().scalars(select(Member).where(Member.local).order_by(Member.username)).all()
-    return render_template("admin.html", members=members)
+    """Members, searchable and filtered, 50 a page (keyset: ``?after=<last user name>``)."""
+    args = request.args
+    query = RosterQuery(
+        q=args.get("q", ""),
+        state=args.get("state") or None,
+        visibility=args.get("visibility") or None,
+        after=args.get("after") or None,
+    )
+    page = roster(db(), ctx(), query)
+    visibilities = {value: label for value, label, _why in forms.visibility_choices()}
+    return render_template(
+        "admin.html", page=page, query=query, states=STATES, vis_labels=visibilities
+    )
 
 
 @bp.route("/members/<int:member_id>/admin", methods=["POST"])
