@@ -259,6 +259,23 @@ def _op(
     return out
 
 
+MEMBER_OK: dict[str, Any] = {
+    "description": "created (201), changed or unchanged (200)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "result": {"enum": ["created", "changed", "unchanged"]},
+                    "username": {"type": "string"},
+                    "ignored_fields": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        }
+    },
+}
+
+
 def openapi_paths(ref: Any) -> dict[str, dict[str, Any]]:
     """The write operations for the OpenAPI document (``ref(model)``: a component $ref)."""
     call_ok = {"description": "The call", "content": {"application/json": {"schema": ref("Call")}}}
@@ -277,21 +294,6 @@ def openapi_paths(ref: Any) -> dict[str, dict[str, Any]]:
             "username": {"type": "string"},
             "email": {"type": "string", "format": "email"},
             "ref": {"type": "string", "maxLength": 128},
-        },
-    }
-    member_ok = {
-        "description": "created (201), changed or unchanged (200)",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "result": {"enum": ["created", "changed", "unchanged"]},
-                        "username": {"type": "string"},
-                        "ignored_fields": {"type": "array", "items": {"type": "string"}},
-                    },
-                }
-            }
         },
     }
     return {
@@ -316,7 +318,7 @@ def openapi_paths(ref: Any) -> dict[str, dict[str, Any]]:
                 "Create or update a member from one line of the register.",
                 "manage:members",
                 member_body,
-                {"200": member_ok, "201": member_ok},
+                {"200": MEMBER_OK, "201": member_ok},
             )
         },
     }
