@@ -318,7 +318,7 @@ def openapi_paths(ref: Any) -> dict[str, dict[str, Any]]:
                 "Create or update a member from one line of the register.",
                 "manage:members",
                 member_body,
-                {"200": MEMBER_OK, "201": member_ok},
+                {"200": MEMBER_OK, "201": MEMBER_OK},
             )
         },
     }
