@@ -146,5 +146,8 @@ def blueprints() -> tuple[Blueprint, ...]:
 
 
 def install(app: Flask) -> None:
+    from node.web import oidc
+
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    oidc.install(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from node.onboarding import invite, send_reset
@@ -78,9 +78,15 @@ def accept(token: str) -> Any:
     return redirect(url_for("profile.edit_profile"))
 
 
+def _passwords_off() -> None:
+    if state().settings.oidc_only:
+        abort(404)  # members sign in through the coop's own service only
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot() -> Any:
     """Ask for a reset link. The answer is the same whether the address is known or not."""
+    _passwords_off()
     if request.method == "GET":
         return render_template("password_forgot.html", sent=False)
     session = db()
@@ -100,6 +106,7 @@ def forgot() -> Any:
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> Any:
+    _passwords_off()
     tokens = state().mail_service().tokens
     session = db()
     try:
