@@ -179,3 +179,21 @@ def test_a_register_with_changes_changes_exactly_those(make_node):
         assert s.scalar(select(func.count()).where(Member.city == "Lund")) == changes
     print(f"register sync: {n} lines, {changes} changes in {seconds:.1f} s")
     assert seconds < 10
+
+
+def test_deactivated_members_leave_the_match_index(make_node):
+    app = make_node()
+    lines = [
+        line(username="anna", email="anna@example.se", country="SE", skills=[SKILL_SV]),
+        line(username="bo", email="bo@example.se", country="SE", skills=[SKILL_SV]),
+    ]
+    sync(app, lines)
+    state = app.extensions["coopfed"]
+    service = state.match_service()
+    with state.session() as s:
+        service.warm(s)
+        bo = s.scalar(select(Member.ap_id).where(Member.username == "bo"))
+    assert service.indexed(bo)
+    assert sync(app, lines[:1], deactivate_missing=True).deactivated == ["bo"]
+    service.job_refresh(state)
+    assert not service.indexed(bo)
