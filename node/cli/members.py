@@ -49,6 +49,9 @@ def member() -> None:
 @click.option("--name")
 @click.option("--admin", is_flag=True, help="May administer the node.")
 @click.option("--password", help="Prompted (hidden) when omitted.")
+@click.option(
+    "--invite", is_flag=True, help="No password: email an invitation to choose one instead."
+)
 @click.pass_context
 def member_add(
     ctx: click.Context,
@@ -57,9 +60,16 @@ def member_add(
     name: str | None,
     admin: bool,
     password: str | None,
+    invite: bool,
 ) -> None:
-    """Create a local member who can sign in."""
+    """Create a local member who can sign in (or is invited to, with --invite)."""
     state = node_state(ctx)
+    if invite:
+        if password is not None:
+            raise click.UsageError("--invite and --password exclude each other")
+        add_member(state, username, email, name, admin, None)
+        ctx.invoke(member_invite, usernames=(username,), all_pending=False)
+        return
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_member(state, username, email, name, admin, password)

@@ -260,3 +260,11 @@ def test_admin_invitations_page(node):
     # Every admin page carries the one menu.
     for path in ("/admin/", "/admin/mail", "/admin/federation/"):
         assert 'id="admin-nav"' in client.get(path).get_data(as_text=True), path
+
+
+def test_member_add_invite(node):
+    app, sink = node
+    out = run(app, "member", "add", "nina", "--email", "nina@example.org", "--invite")
+    assert "Member nina@smart.test created" in out and "1 invitations queued" in out
+    [mail] = deliver(app, sink)
+    assert mail["To"] == "nina@example.org" and status(app, "nina") == "invited"
