@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from node.mail import NodeMail
+from node.mail import NodeMail, Rendered
 from node.state import NodeState
 from profiles import invitations
 from profiles.mail import Outgoing
@@ -31,49 +32,65 @@ def invite(state: NodeState, session: Session, member_ids: Sequence[int]) -> inv
     return prepared
 
 
+# Stand-ins for what differs per member: each language's message is rendered once (rendering
+# was three quarters of the cost of 10,000 invitations) and the values are put in after.
+_URL, _USERNAME, _NAME = "\u27e6url\u27e7", "\u27e6username\u27e7", "\u27e6name\u27e7"
+
+
+def _render(state: NodeState, service: NodeMail, lang: str) -> Rendered:
+    name = state.ctx.name
+    return service.render(
+        "notice",
+        lang,
+        recipient_name=_NAME,
+        kind="invitation",
+        title=_l("You are invited to %(node)s", node=name),
+        paragraphs=[
+            _l(
+                "Your coop %(node)s invites you to its coopfed node, where members find "
+                "projects and each other across Smart's coops. Your user name is "
+                "%(username)s.",
+                node=name,
+                username=_USERNAME,
+            ),
+            _l(
+                "Choose your password with the link below. It works once and expires in "
+                "%(days)d days.",
+                days=invitations.INVITATION_TTL.days,
+            ),
+        ],
+        action_url=_URL,
+        action_label=_l("Accept the invitation"),
+    )
+
+
+def _fill(template: str, url: str, username: str, name: str) -> str:
+    # The URL first and the free-text name last: a name cannot smuggle in a stand-in.
+    return template.replace(_URL, url).replace(_USERNAME, username).replace(_NAME, name)
+
+
 def _compose_all(
     state: NodeState, service: NodeMail, session: Session, ready: list[invitations.ToInvite]
-) -> Iterator[Outgoing | None]:
-    base, name = state.ctx.base_url, state.ctx.name
-    days = invitations.INVITATION_TTL.days
+) -> Iterator[Outgoing]:
+    """One message per member, in the member's UI language (transactional: no opt-in)."""
+    rendered: dict[str, Rendered] = {}
+    base = state.ctx.base_url
     for item in ready:
+        lang = service.language(item.ui_language)
+        if lang not in rendered:
+            rendered[lang] = _render(state, service, lang)
+        r = rendered[lang]
         token = invitations.invitation_token(service.tokens, item.member_id, item.generation)
-        # An address, not the Member: the row is not loaded (10,000 at a time); the kind is
-        # transactional so no opt-in is checked.
-        outgoing = service.compose(
-            session,
-            item.email,
-            "notice",
-            item.ui_language,
+        url = f"{base}{ACCEPT_PATH}{token}"
+        yield Outgoing(
+            recipient=item.email,
+            subject=r.subject,
+            text=_fill(r.text, url, item.username, item.name),
+            html=_fill(r.html, str(escape(url)), item.username, str(escape(item.name))),
             kind="invitation",
-            recipient_name=item.name,
-            title=_l("You are invited to %(node)s", node=name),
-            paragraphs=[
-                _l(
-                    "Your coop %(node)s invites you to its coopfed node, where members find "
-                    "projects and each other across Smart's coops. Your user name is "
-                    "%(username)s.",
-                    node=name,
-                    username=item.username,
-                ),
-                _l(
-                    "Choose your password with the link below. It works once and expires in "
-                    "%(days)d days.",
-                    days=days,
-                ),
-            ],
-            action_url=f"{base}{ACCEPT_PATH}{token}",
-            action_label=_l("Accept the invitation"),
+            lang=lang,
+            member_id=item.member_id,
         )
-        if outgoing is not None:
-            outgoing = _for_member(outgoing, item.member_id)
-        yield outgoing
-
-
-def _for_member(outgoing: Outgoing, member_id: int) -> Outgoing:
-    from dataclasses import replace
-
-    return replace(outgoing, member_id=member_id)
 
 
 def send_reset(state: NodeState, session: Session, member: Member) -> None:

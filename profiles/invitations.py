@@ -26,7 +26,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, ForeignKey, Integer, String, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from federation.db import Base, utcnow
@@ -133,6 +143,7 @@ def prepare(session: Session, member_ids: Sequence[int], now: datetime | None = 
     not invited."""
     now = now or utcnow()
     out = Prepared([], [], [])
+    fresh: list[dict[str, object]] = []
     for start in range(0, len(member_ids), 1000):
         chunk = list(member_ids[start : start + 1000])
         rows = session.execute(
@@ -158,15 +169,30 @@ def prepare(session: Session, member_ids: Sequence[int], now: datetime | None = 
                 continue
             invitation = existing.get(member_id)
             if invitation is None:
-                invitation = Invitation(member_id=member_id, generation=0, sent_count=0)
-                invitation.created_at = now
-                session.add(invitation)
-            invitation.generation += 1
-            invitation.sent_count += 1
-            invitation.state, invitation.sent_at, invitation.revoked_at = "invited", now, None
+                # First invitations in bulk (one multi-row INSERT per chunk, below): the
+                # ORM's unit of work would cost more than rendering the messages.
+                fresh.append(
+                    {
+                        "member_id": member_id,
+                        "generation": 1,
+                        "sent_count": 1,
+                        "state": "invited",
+                        "created_at": now,
+                        "sent_at": now,
+                    }
+                )
+                generation = 1
+            else:
+                invitation.generation += 1
+                invitation.sent_count += 1
+                invitation.state, invitation.sent_at, invitation.revoked_at = "invited", now, None
+                generation = invitation.generation
             out.ready.append(
-                ToInvite(member_id, username, name or username, email, lang, invitation.generation)
+                ToInvite(member_id, username, name or username, email, lang, generation)
             )
+        if fresh:
+            session.execute(insert(Invitation), fresh)
+            fresh = []
     session.flush()
     return out
 

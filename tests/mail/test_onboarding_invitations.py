@@ -268,3 +268,25 @@ def test_member_add_invite(node):
     assert "Member nina@smart.test created" in out and "1 invitations queued" in out
     [mail] = deliver(app, sink)
     assert mail["To"] == "nina@example.org" and status(app, "nina") == "invited"
+
+
+def test_invitation_carries_each_members_values_escaped_in_html(node):
+    app, sink = node
+    zoe = imported(app, "zoe", "fr")
+    imported(app, "lena", "de")
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        s.get(Member, zoe).name = '<b>Zoë & "Co"</b>'
+        s.commit()
+    run(app, "member", "invite", "--all-pending")
+    by_to = {m["To"]: m for m in deliver(app, sink)}
+    zoe_mail, lena_mail = by_to["zoe@example.org"], by_to["lena@example.org"]
+    text = zoe_mail.get_body(("plain",)).get_content()
+    html = zoe_mail.get_body(("html",)).get_content()
+    assert '<b>Zoë & "Co"</b>' in text and "zoe" in text and "\u27e6" not in text
+    assert "&lt;b&gt;Zoë &amp; &#34;Co&#34;&lt;/b&gt;" in html and "<b>Zoë" not in html
+    assert "\u27e6" not in html and "/invitation/" in html
+    assert zoe_mail["Subject"].startswith("Vous êtes invité")
+    lena_text = lena_mail.get_body(("plain",)).get_content()
+    assert lena_text.startswith("Hallo lena,") and "Benutzername ist lena" in lena_text
+    assert link_in(zoe_mail, "/invitation/") != link_in(lena_mail, "/invitation/")
