@@ -26,6 +26,8 @@ ERROR_RESPONSES = {
     403: ("Forbidden", "Not the call's author (or an admin) / not you"),
     404: ("NotFound", "Not found, or not visible to the caller"),
     401: ("Unauthorized", "No API token, or an invalid or revoked one"),
+    409: ("Conflict", "Exists already (a call's ref)"),
+    422: ("Unprocessable", "A value is invalid (the field and the reason)"),
 }
 SELF = {
     "operationId": "getOpenAPI",

@@ -237,6 +237,14 @@ SECURITY_SCHEMES = {
 READ_SECURITY = [{}, {"bearerAuth": ["read"]}]  # GET routes: anonymous, or a read token
 
 
+ERRORS = (
+    (400, "BadRequest"),
+    (401, "Unauthorized"),
+    (403, "Forbidden"),
+    (404, "NotFound"),
+    (409, "Conflict"),
+    (422, "Unprocessable"),
+)
 PUBLIC_ID = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -249,10 +257,7 @@ def _op(
         "parameters": [PUBLIC_ID] if op_id in ("updateCall", "closeCall") else [],
         "security": [{"bearerAuth": [scope]}],
         "responses": ok
-        | {
-            str(code): {"$ref": f"#/components/responses/{name}"}
-            for code, name in ((400, "BadRequest"), (401, "Unauthorized"), (403, "Forbidden"))
-        },
+        | {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in ERRORS},
     }
     if body is not None:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
