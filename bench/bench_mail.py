@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from node import db as node_db  # noqa: E402
 from node.app import create_app  # noqa: E402
-from node.settings import UI_LANGUAGES, Settings  # noqa: E402
+from node.settings import Settings  # noqa: E402
 from profiles import mail as queue  # noqa: E402
+from profiles.languages import UI_LANGUAGES  # noqa: E402
 from profiles.mail import MailMessage, build_message, from_header  # noqa: E402
 
 

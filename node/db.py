@@ -11,7 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import federation.models  # noqa: F401  (registers federation's tables on Base)
+import profiles.api_tokens  # noqa: F401  (API tokens)
 import profiles.collab.models  # noqa: F401  (responses, invitations, messages…)
+import profiles.invitations  # noqa: F401  (member invitations)
 import profiles.mail  # noqa: F401  (mail queue and preferences)
 import profiles.models  # noqa: F401  (registers the domain's tables on Base)
 import profiles.tokens  # noqa: F401  (used one-time tokens)

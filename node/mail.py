@@ -184,6 +184,8 @@ class NodeMail:
             address = to
         else:
             raise ValueError(f"{kind!r} mail needs a member's opt-in: pass the Member")
+        # Bulk senders pass an address and the name (no ORM row for 10,000 invitations).
+        name = str(context.pop("recipient_name", "") or name)
         lang = self.language(lang)
         headers: dict[str, str] = {}
         unsubscribe_url = None

@@ -263,10 +263,13 @@ class MatchService:
         ckeys = {k for k, at in calls.items() if self._stamps.get(k) != at}
         n = 0
         if mkeys or ckeys:
+            profiles = convert.load_profiles(session, vocab, keys=mkeys) if mkeys else []
             n = self._upsert(
-                convert.load_profiles(session, vocab, keys=mkeys) if mkeys else [],
-                convert.load_calls(session, vocab, keys=ckeys) if ckeys else [],
+                profiles, convert.load_calls(session, vocab, keys=ckeys) if ckeys else []
             )
+            # A changed member who loads as nothing was deactivated: out of the index now.
+            for key in (mkeys - {p.key for p in profiles}) & self._members:
+                self._remove_member(key)
         horizon = now - WATERMARK_MARGIN
         self._stamps = {k: at for k, at in self._stamps.items() if at > horizon}
         self._stamps.update(members)
@@ -308,7 +311,9 @@ class MatchService:
 
     # ------------------------------------------------------------------ hydration
     def _visible_here(self, member: Member) -> bool:
-        return visibility.matchable(member.visibility, local=member.node == self.domain)
+        return member.deactivated_at is None and visibility.matchable(
+            member.visibility, local=member.node == self.domain
+        )
 
     def _members_by_key(self, session: Session, keys: Collection[str]) -> dict[str, Member]:
         if not keys:

@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     mail_from: str = ""
     # CA bundle (PEM file) to verify the SMTP server's certificate; empty: the system's CAs.
     smtp_ca_bundle: str = ""
+    # Sign-in with the coop's OpenID Connect provider (Keycloak, Authentik, Nextcloud, a member
+    # portal): its issuer URL (discovery at <issuer>/.well-known/openid-configuration), this
+    # node's client id and secret there. Members are matched to existing accounts by
+    # ``oidc_ref_claim`` (the member number, against the register's ``ref``), then
+    # ``oidc_username_claim`` (the user name), then a verified e-mail; never created.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = Field(default="", repr=False)
+    oidc_username_claim: str = "preferred_username"
+    oidc_ref_claim: str = ""
+    # Only OpenID Connect: no password sign-in or reset on this node.
+    oidc_only: bool = False
 
     @field_validator("domain")
     @classmethod

@@ -37,8 +37,9 @@ ignored. A line longer than 64 KiB, a list longer than the profile allows, a wro
 invalid value makes that line fail with ``line N: reason``; every other line is still stored.
 
 Members are imported without a password (and without keys: those are created on first
-federation use): they cannot sign in until an administrator sets one with
-``coopfed member passwd USERNAME``.
+federation use): they cannot sign in until they accept an invitation
+(``coopfed member invite --all-pending``, :mod:`profiles.invitations`) or an administrator sets
+one with ``coopfed member passwd USERNAME``.
 
 The importer commits every ``batch_size`` lines and runs each line in a SAVEPOINT, so a line
 that fails in the database is rolled back alone.

@@ -93,7 +93,7 @@ def _member_batches(
         Member.remote,
         Member.visibility,
         Member.summary,
-    )
+    ).where(Member.deactivated_at.is_(None))  # left the register: matched no more
     if keys is not None:
         for part in _chunks(keys):
             yield cols.where(Member.ap_id.in_(part))
@@ -234,8 +234,9 @@ def _call(r: Any, skills: dict[bool, set[str]], langs: set[str], vocab: Vocabula
 
 
 def all_keys(session: Session) -> tuple[set[str], set[str]]:
-    """Every member's and call's ap_id: to drop from an index what another process deleted."""
-    members = set(session.scalars(select(Member.ap_id)))
+    """Every member's and call's ap_id: to drop from an index what another process deleted
+    (or deactivated: those members take part in no match)."""
+    members = set(session.scalars(select(Member.ap_id).where(Member.deactivated_at.is_(None))))
     calls = set(session.scalars(select(Call.ap_id)))
     return members, calls
 

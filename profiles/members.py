@@ -337,7 +337,12 @@ def authenticate(
         if (count or 0) >= limit:
             raise TooManyAttempts(key)
     member = session.scalar(
-        select(Member).where(Member.local, Member.node == ctx.domain, Member.username == name)
+        select(Member).where(
+            Member.local,
+            Member.node == ctx.domain,
+            Member.username == name,
+            Member.deactivated_at.is_(None),  # left the coop's register
+        )
     )
     if member is not None and verify_password(member.password_hash, password):
         session.query(LoginAttempt).filter(LoginAttempt.key == f"user:{name}").delete()
@@ -379,6 +384,7 @@ def members_visible_to(audience: Audience) -> ColumnElement[bool]:
     return and_(
         visible_clause(Member.visibility, Member.local, audience),
         moderation.not_from_blocked(Member.node),
+        Member.deactivated_at.is_(None),
     )
 
 

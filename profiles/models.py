@@ -66,7 +66,10 @@ class ConceptLabel(Base):
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("node", "username", name="uq_members_node_username"),)
+    __table_args__ = (
+        UniqueConstraint("node", "username", name="uq_members_node_username"),
+        UniqueConstraint("node", "ref", name="uq_members_node_ref"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ap_id: Mapped[str] = mapped_column(String(512), unique=True)
@@ -87,6 +90,11 @@ class Member(Base):
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # profile page (remote)
     coop_name: Mapped[str] = mapped_column(String(200), default="")
     ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # The coop's own id of the member (member number) from its register: the importer's key.
+    ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Set when the member left the register (import --deactivate-missing): cannot sign in and
+    # is hidden from the directory; the row and its data stay (never deleted by a sync).
+    deactivated_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Per-actor RSA key (PEM); only local members have the private half.

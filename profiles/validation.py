@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -12,7 +13,10 @@ from babel import Locale
 from profiles.languages import LANGUAGE_LEVELS
 from profiles.visibility import DEFAULT_PROFILE, VALUES, Visibility
 
-USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
+# Mastodon's rule (app/models/account.rb USERNAME_RE): letters, digits and _, with . or - only
+# inside; so every member is addressable as @name@domain from any fediverse server. 2–30 long.
+USERNAME_RE = re.compile(r"^[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*$")
+USERNAME_MIN, USERNAME_MAX = 2, 30
 # Names of the node's own actors and routes: a member called "calls" would shadow @calls@DOMAIN.
 RESERVED_USERNAMES = frozenset({"coop", "calls", "actor", "inbox"})
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -42,11 +46,25 @@ def language_codes() -> frozenset[str]:
 
 def username(value: str) -> str:
     value = (value or "").strip().lower()
-    if not USERNAME_RE.match(value):
-        raise ValueError("2–30 characters: lower-case letters, digits and _")
+    if not USERNAME_MIN <= len(value) <= USERNAME_MAX or not USERNAME_RE.match(value):
+        raise ValueError("2–30 characters: letters, digits and _, with . or - only inside")
     if value in RESERVED_USERNAMES:
         raise ValueError(f"{value!r} is reserved for the node itself")
     return value
+
+
+def suggest_username(value: str) -> str:
+    """A valid user name close to ``value`` (for the importer's report): accents dropped,
+    other characters replaced by ``_``, punctuation trimmed from the ends."""
+    ascii_text = unicodedata.normalize("NFKD", value or "").encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9_.-]+", "_", ascii_text.lower())
+    name = re.sub(r"[.-]*_[.-]*", "_", name).strip("._-")[:USERNAME_MAX].strip("._-")
+    name = re.sub(r"_+", "_", name) or "member"
+    if len(name) < USERNAME_MIN:
+        name = f"{name}_1"
+    if name in RESERVED_USERNAMES:
+        name = f"{name}_1"
+    return name
 
 
 def email(value: str | None) -> str | None:

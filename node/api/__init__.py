@@ -187,5 +187,8 @@ def blueprints() -> tuple[Blueprint, ...]:
 
 
 def install(app: Flask) -> None:
+    from node.api import write
+
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    write.install(app)

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from node.api import OPERATIONS, PREFIX, Operation
 from node.api import schemas as s
 from node.web import ctx
+from profiles.fields import CallFields, ProfileFields
 
 bp = Blueprint("api_openapi", __name__, url_prefix=PREFIX)
 
@@ -24,6 +25,9 @@ ERROR_RESPONSES = {
     400: ("BadRequest", "A parameter is invalid"),
     403: ("Forbidden", "Not the call's author (or an admin) / not you"),
     404: ("NotFound", "Not found, or not visible to the caller"),
+    401: ("Unauthorized", "No API token, or an invalid or revoked one"),
+    409: ("Conflict", "Exists already (a call's ref)"),
+    422: ("Unprocessable", "A value is invalid (the field and the reason)"),
 }
 SELF = {
     "operationId": "getOpenAPI",
@@ -54,6 +58,17 @@ def component_schemas() -> dict[str, Any]:
     return dict(defs.get("$defs", {}))
 
 
+@cache
+def input_schemas() -> dict[str, Any]:
+    """What the write operations take: the call's and the profile's fields (profiles.fields)."""
+    # Prefixed: the input models' nested types (Period, …) differ from the response models'.
+    _refs, defs = models_json_schema(
+        [(CallFields, "validation"), (ProfileFields, "validation")],
+        ref_template=REF.replace("{model}", "Input{model}"),
+    )
+    return {f"Input{name}": schema for name, schema in defs.get("$defs", {}).items()}
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     body = (
         _ref(op.response[0]) if len(op.response) == 1 else {"oneOf": list(map(_ref, op.response))}
@@ -71,8 +86,14 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 def openapi_document(base_url: str = "", node_name: str = "") -> dict[str, Any]:
     """The OpenAPI 3.1 document; ``base_url`` becomes the server entry."""
+    from node.api import write
+
     paths: dict[str, Any] = {op.path: {"get": _operation(op)} for op in OPERATIONS}
+    for path_item in paths.values():
+        path_item["get"]["security"] = write.READ_SECURITY
     paths["/openapi.json"] = {"get": SELF}
+    for path, item in write.openapi_paths(lambda name: {"$ref": REF.format(model=name)}).items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -86,10 +107,11 @@ def openapi_document(base_url: str = "", node_name: str = "") -> dict[str, Any]:
         "servers": [{"url": f"{base_url}{PREFIX}" if base_url else PREFIX}],
         "paths": paths,
         "components": {
-            "schemas": component_schemas(),
+            "schemas": component_schemas() | input_schemas(),
             "responses": {
                 name: _json(_ref(s.Error), text) for name, text in ERROR_RESPONSES.values()
             },
+            "securitySchemes": write.SECURITY_SCHEMES,
         },
     }
 

@@ -74,7 +74,7 @@ def main() -> None:
 
 def _add_commands() -> None:
     # Imported here, not at the top: the command modules use the helpers above.
-    from node.cli import follows, imports, mail, members, node, partners, taxonomy
+    from node.cli import follows, imports, mail, members, node, partners, taxonomy, tokens
     from node.demo import demo_command
 
     for command in (
@@ -95,6 +95,7 @@ def _add_commands() -> None:
         follows.unfollow,
         follows.following,
         mail.mail,
+        tokens.token,
         demo_command,
     ):
         cli.add_command(command)

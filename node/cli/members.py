@@ -49,6 +49,9 @@ def member() -> None:
 @click.option("--name")
 @click.option("--admin", is_flag=True, help="May administer the node.")
 @click.option("--password", help="Prompted (hidden) when omitted.")
+@click.option(
+    "--invite", is_flag=True, help="No password: email an invitation to choose one instead."
+)
 @click.pass_context
 def member_add(
     ctx: click.Context,
@@ -57,9 +60,16 @@ def member_add(
     name: str | None,
     admin: bool,
     password: str | None,
+    invite: bool,
 ) -> None:
-    """Create a local member who can sign in."""
+    """Create a local member who can sign in (or is invited to, with --invite)."""
     state = node_state(ctx)
+    if invite:
+        if password is not None:
+            raise click.UsageError("--invite and --password exclude each other")
+        add_member(state, username, email, name, admin, None)
+        ctx.invoke(member_invite, usernames=(username,), all_pending=False)
+        return
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_member(state, username, email, name, admin, password)
@@ -129,3 +139,42 @@ def member_delete(ctx: click.Context, username: str, yes: bool) -> None:
         delete_member(session, m)
         session.commit()
     click.echo(f"{username} deleted")
+
+
+@member.command("invite")
+@click.argument("usernames", nargs=-1)
+@click.option(
+    "--all-pending", is_flag=True, help="Every member without a password never invited yet."
+)
+@click.pass_context
+def member_invite(ctx: click.Context, usernames: tuple[str, ...], all_pending: bool) -> None:
+    """Email members a link to choose their password (14 days, usable once).
+
+    Naming a member who was invited before sends a new link; the older ones stop working.
+    The worker sends the queued messages (`coopfed mail test` checks the settings)."""
+    import time
+
+    from node.onboarding import invite
+    from profiles import invitations
+
+    if not usernames and not all_pending:
+        raise click.UsageError("name members (USERNAME…) or pass --all-pending")
+    state = node_state(ctx)
+    started = time.perf_counter()
+    with state.session() as session:
+        ids, unknown = invitations.ids_for_usernames(session, state.ctx, usernames)
+        if all_pending:
+            ids = sorted(set(ids) | set(invitations.pending_ids(session, state.ctx)))
+        result = invite(state, session, ids)
+        session.commit()
+    seconds = time.perf_counter() - started
+    click.echo(f"{len(result.ready)} invitations queued in {seconds:.1f} s")
+    for label, names in (
+        ("not members of this node", unknown),
+        ("have a password already (not invited)", result.active),
+        ("have no e-mail address (not invited)", result.no_email),
+    ):
+        if names:
+            more = f" … ({len(names) - 20} more)" if len(names) > 20 else ""
+            shown = ", ".join(names[:20]) + more
+            click.echo(f"{len(names)} {label}: {shown}")

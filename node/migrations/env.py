@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 
 import federation.models  # noqa: F401
+import profiles.api_tokens  # noqa: F401
 import profiles.collab.models  # noqa: F401
+import profiles.invitations  # noqa: F401  (member invitations)
 import profiles.mail  # noqa: F401
 import profiles.models  # noqa: F401
 import profiles.tokens  # noqa: F401

@@ -60,7 +60,11 @@ def current_member() -> Member | None:
         member_id = session.get("member_id")
         member = db().get(Member, member_id) if isinstance(member_id, int) else None
         # A session of a deleted or remote account is no session.
-        if member is not None and (not member.local or session.get("auth") != _auth_tag(member)):
+        if member is not None and (
+            not member.local
+            or member.deactivated_at is not None
+            or session.get("auth") != _auth_tag(member)
+        ):
             member = None
         g.member = member
     return cast(Member | None, g.member)
@@ -118,6 +122,7 @@ def blueprints() -> tuple[Blueprint, ...]:
     """The page blueprints (federation's admin pages and matches come with their services)."""
     from node.web import (
         admin,
+        admin_tokens,
         auth,
         calls,
         collab,
@@ -127,6 +132,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         home,
         members,
         messages,
+        onboarding,
         pages,
         profile,
     )
@@ -144,9 +150,14 @@ def blueprints() -> tuple[Blueprint, ...]:
         collab.bp,
         collab_notify.bp,
         messages.bp,
+        onboarding.bp,
+        admin_tokens.bp,
     )
 
 
 def install(app: Flask) -> None:
+    from node.web import oidc
+
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    oidc.install(app)

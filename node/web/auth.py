@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from node.web import ctx, db, safe_next, sign_in, sign_out
+from node.web import ctx, db, safe_next, sign_in, sign_out, state
 from profiles.members import TooManyAttempts, authenticate
 
 bp = Blueprint("auth", __name__)
@@ -17,6 +17,9 @@ bp = Blueprint("auth", __name__)
 def login() -> Any:
     error = None
     status = 200
+    settings = state().settings
+    if request.method == "POST" and settings.oidc_only:
+        abort(403, _("This coop signs its members in through its own service only."))
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
@@ -35,7 +38,13 @@ def login() -> Any:
                 return redirect(safe_next(request.args.get("next")))
             error = _("Wrong user name or password.")
             status = 401
-    return render_template("login.html", error=error), status
+    return render_template(
+        "login.html",
+        error=error,
+        oidc=bool(settings.oidc_issuer),
+        oidc_only=settings.oidc_only,
+        next=safe_next(request.args.get("next")),
+    ), status
 
 
 @bp.route("/logout", methods=["POST"])

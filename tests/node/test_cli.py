@@ -165,7 +165,7 @@ def test_import_members_and_calls_with_report(instance, tmp_path):
     assert "1 members stored, 2 lines skipped" in out
     assert "line 2: bad JSON" in out and "line 3: duplicate username 'pia'" in out
     assert skill in out and "'helt okänd förmåga qq' [sv] ×1" in out
-    assert "coopfed member passwd" in out
+    assert "coopfed member invite --all-pending" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["stored"] == 1 and [s["line"] for s in data["skipped"]] == [2, 3]
     assert data["linked"][0]["iri"] == skill and data["linked"][0]["text"] == skill_sv

@@ -26,7 +26,7 @@ SOUND_MIXING = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b
 # nouns and brand-like terms kept in English.
 SAME_AS_ENGLISH = {
     "de": {"Remote", "Domain", "Name", "Host", "Status", "Portfolio", "Link %(n)s"},
-    "sv": {"admin", "Federation", "Status", "Portfolio"},
+    "sv": {"admin", "Federation", "Status", "Portfolio", "Administration"},
     "fr": {
         "Pages",
         "admin",
@@ -34,10 +34,11 @@ SAME_AS_ENGLISH = {
         "Portfolio",
         "active",
         "Invitations",
+        "Administration",
         "Notifications",
         "Messages",
     },
-    "nl": {"Host", "Status", "Portfolio", "Bio", "Account", "Link %(n)s"},
+    "nl": {"Host", "Status", "Portfolio", "Bio", "Account", "Link %(n)s", "Scopes"},
     "it": {"Host", "Password", "Portfolio", "Account", "Link %(n)s", "no"},
     "es": {"Host", "no"},
 }
