@@ -260,6 +260,21 @@ def _parse_cavage(header: str) -> dict[str, str]:
     return params
 
 
+_KEYID = re.compile(r'keyid\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def claimed_key_id(headers: Mapping[str, str]) -> str | None:
+    """The key id a request *claims* to be signed with (draft-cavage ``Signature`` or RFC 9421
+    ``Signature-Input``), unverified: enough to turn away a blocked server early, never to
+    trust anyone."""
+    h = _lower_headers(headers)
+    for name in ("signature-input", "signature"):
+        match = _KEYID.search(h.get(name, ""))
+        if match:
+            return match.group(1)
+    return None
+
+
 def sign_request(
     method: str,
     url: str,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from federation import vocab
 from node.ap.service import NodeFederation
 from node.web import ctx, db, state
+from profiles import visibility
 from profiles.models import Member, Partnership, Tombstone
 from profiles.visibility import Audience
 
@@ -99,6 +100,17 @@ def local_member(username: str) -> Member | None:
             selectinload(Member.availability),
         )
     )
+
+
+def served_member(username: str) -> Member | None:
+    """A member of this node that exists for whoever asks (:func:`profiles.visibility.
+    actor_served`), else None: a hidden member answers exactly as a nonexistent one."""
+    member = local_member(username)
+    if member is None:
+        return None
+    vis = member.visibility
+    audience = audience_for(lambda a: visibility.actor_served(vis, a))
+    return member if visibility.actor_served(vis, audience) else None
 
 
 def gone(ap_id: str) -> Response | None:

@@ -36,6 +36,15 @@ def _feed_calls() -> list[Call]:
     )
 
 
+def _named(call: Call) -> bool:
+    """Feeds are public documents (cached, shared), whoever fetches them: an author is named
+    only if the public may see them."""
+    author = call.author
+    return visibility.author_shown(
+        author.visibility, local=author.local, audience=visibility.Audience.PUBLIC
+    )
+
+
 def _iso(value: datetime) -> str:
     """RFC 3339 in UTC, as Atom wants it."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -50,7 +59,9 @@ def _rfc822(value: datetime) -> str:
 def calls_atom() -> Response:
     calls = _feed_calls()
     updated = calls[0].updated_at if calls else utcnow()
-    body = render_template("feeds/calls.atom.xml", calls=calls, updated=updated, iso=_iso)
+    body = render_template(
+        "feeds/calls.atom.xml", calls=calls, updated=updated, iso=_iso, named=_named
+    )
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from federation import delivery, inbox, outbox, policy, retry, signatures
 from federation.actors import RemoteActors
 from federation.errors import FederationError
+from federation.iri import is_http_iri
 from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
@@ -147,6 +148,16 @@ class NodeFederation:
                     raise
                 log.debug("inbox POST retried after SQLite busy (attempt %d)", attempt)
         raise AssertionError("unreachable")
+
+    def blocked_signer(self, headers: Mapping[str, str]) -> bool:
+        """Does this request claim a signature by a blocked server or actor? (Unverified: a
+        blocked server gets nothing, whatever key it names; a forger naming a blocked key only
+        turns itself away.)"""
+        key_id = signatures.claimed_key_id(headers)
+        if not key_id:
+            return False
+        actor = key_id.split("#", 1)[0]
+        return is_http_iri(actor) and self.policy.is_blocked_actor(actor)
 
     def signed_partner(
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]

@@ -52,7 +52,13 @@ def member(username: str) -> Any:
 
 @bp.route("/avatars/<name>")
 def avatar(name: str) -> Any:
+    """An uploaded avatar, to those who may see its member (else 404, as for no such file)."""
     if not forms.AVATAR_NAME.match(name):
+        abort(404)
+    owner = db().scalar(
+        member_service.visible_members(current_member()).where(Member.local, Member.avatar == name)
+    )
+    if owner is None:
         abort(404)
     response = send_from_directory(avatar_folder(), name, max_age=86400)
     response.headers["X-Content-Type-Options"] = "nosniff"

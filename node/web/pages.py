@@ -64,6 +64,19 @@ def page_url(page: int) -> str:
     return url_for(request.endpoint or "home.home", **request.view_args or {}, **args)
 
 
+def author_visible(call: Call) -> bool:
+    """May the current viewer learn who wrote ``call``? (:func:`profiles.visibility.
+    author_shown`; else pages, API and feeds say "a member of <coop>".)"""
+    author = call.author
+    audience = visibility.viewer_audience(current_member())
+    return visibility.author_shown(author.visibility, local=author.local, audience=audience)
+
+
+@bp.app_template_global()
+def author_shown(call: Call) -> bool:
+    return author_visible(call)
+
+
 @bp.app_template_global()
 def may_edit_call(call: Call) -> bool:
     return visibility.may_edit_call(call, current_member())

@@ -29,7 +29,7 @@ from profiles.ap.publishing import forget_partner_inboxes
 from profiles.ap.remote_rows import store_call
 from profiles.members import save_remote_member
 from profiles.models import Call, Member, Partnership
-from profiles.visibility import federated
+from profiles.visibility import follow_decision
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,11 @@ class InboxHandlers:
         if local == self.keys.calls_iri:
             return "accept"
         member = session.scalar(select(Member).where(Member.ap_id == local, Member.local))
-        if member is None or not federated(member.visibility):
-            return "reject"
-        return "accept"
+        if member is None:
+            return "ignore"
+        # A member hidden from the follower is, for it, no such actor: no Reject sent as them.
+        partner = self.partnerships.active_partner_for_host(session, follower.host)
+        return follow_decision(member.visibility, follower_is_partner=partner is not None)
 
     def on_actor_deleted(self, session: Session, actor_iri: str) -> None:
         member = session.scalar(

@@ -32,6 +32,7 @@ from profiles.ap.addressing import audience, new_id, partners_collection
 from profiles.ap.context import context_for
 from profiles.ap.documents import Documents
 from profiles.ap.keys import KeyStore
+from profiles.ap.mapping import wire_actor
 from profiles.context import NodeContext
 from profiles.models import Call, FederatedObject, Member, Tombstone
 from profiles.visibility import Recipients, federated, is_public, recipients
@@ -186,7 +187,7 @@ class Publisher:
         if not federated(call.visibility):
             self._call_deleted(session, call, tombstone=False)
             return
-        author = call.author.ap_id
+        author = wire_actor(self.ctx, call)
         partners = self.partner_inboxes(session)
         reach = recipients(call.visibility, kind="call")
         was_public = seen is not None and is_public(seen.visibility)
@@ -195,7 +196,8 @@ class Publisher:
             self._unpublicize(session, call, partners, group_inboxes)
             was_public = False
         targets: list[str] = list(partners)
-        if Recipients.FOLLOWERS in reach:  # partners-only calls stay with partners
+        if Recipients.FOLLOWERS in reach and author == call.author.ap_id:
+            # partners-only calls stay with partners; a hidden author's followers get nothing
             targets.extend(outbox.followers_inboxes(session, author))
         if Recipients.GROUP_FOLLOWERS in reach:
             targets.extend(group_inboxes)
@@ -225,16 +227,17 @@ class Publisher:
         """Queue ``kind`` (Create or Update) of the call's Page by its author; returns the
         Page."""
         page = self.docs.page(session, call)
+        actor = page["attributedTo"]
         activity = {
             "@context": context_for("object"),
             "id": new_id(call.ap_id, kind.lower()),
             "type": kind,
-            "actor": call.author.ap_id,
+            "actor": actor,
             "object": page,
             "to": page["to"],
             "cc": page["cc"],
         }
-        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+        send(session, self.keys, activity, actor_iri=actor, targets=targets)
         return page
 
     def _unpublicize(
@@ -243,6 +246,8 @@ class Publisher:
         """Public → partners only: the public audience must lose it (Mastodon applies an
         Update's new text to the status it has, whatever the new addressing says)."""
         author_followers = outbox.followers_inboxes(session, call.author.ap_id)
+        # The Group's outbox listed it while it was public, whether or not anyone followed
+        # then: its followers (and the author's) lose it now.
         public_audience = [
             i for i in dict.fromkeys(author_followers + group_inboxes) if i not in partners
         ]
@@ -254,15 +259,16 @@ class Publisher:
         """Delete(Tombstone) of ``call`` to ``targets`` (nothing if there are none)."""
         if not targets:
             return
+        actor = wire_actor(self.ctx, call)
         activity = {
             "@context": vocab.AS_CONTEXT,
             "id": new_id(call.ap_id, "delete"),
             "type": "Delete",
-            "actor": call.author.ap_id,
+            "actor": actor,
             "object": {"id": call.ap_id, "type": "Tombstone", "formerType": former_type("Page")},
             "to": [vocab.PUBLIC] if public else [partners_collection(self.ctx)],
         }
-        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+        send(session, self.keys, activity, actor_iri=actor, targets=targets)
 
     def _call_deleted(self, session: Session, call: Call, *, tombstone: bool = True) -> None:
         seen = self._published(session, call.ap_id)

@@ -28,9 +28,10 @@ def call_author(session: Session, actors: RemoteActors, iri: str, partner: Partn
     try:
         record = parse_person(actor.raw, coop_name=partner.name)
     except BadRequest:
-        # A coop-only author: keep a stub (name only) so the call has an author.
+        # Not a Person we may see: the partner's calls Group speaking for an author its
+        # visibility hides from us. A nameless coop-level stub, shown as "a member of <coop>".
         record = RemoteProfile.stub(
-            actor.id, actor.host, actor.preferred_username, actor.name, partner.name
+            actor.id, actor.host, actor.preferred_username or "calls", "", partner.name
         )
     return save_remote_member(session, record)
 
