@@ -103,13 +103,17 @@ class Publisher:
 
     def _member_saved(self, session: Session, member: Member) -> None:
         seen = self._published(session, member.ap_id)
+        if not is_public(member.visibility) and federated(member.visibility):
+            self._leave_fediverse(session, member)
         if not federated(member.visibility):
             # Partners may hold it from a backfill even if we never sent it ourselves.
             if seen is not None or self.partner_inboxes(session):
                 self._retract_person(session, member.ap_id, signed_by_member=True)
             if seen is not None:
                 session.delete(seen)
-                session.flush()
+            # Told above; for them the member is now no such actor.
+            session.execute(delete(Follower).where(Follower.local_actor == member.ap_id))
+            session.flush()
             return
         targets: list[str] = self.partner_inboxes(session)
         if Recipients.FOLLOWERS in recipients(member.visibility, kind="member"):
@@ -129,6 +133,37 @@ class Publisher:
             }
             send(session, self.keys, activity, actor_iri=member.ap_id, targets=targets)
             self._mark_published(session, member.ap_id, "Person", member.visibility)
+
+    def _leave_fediverse(self, session: Session, member: Member) -> None:
+        """A profile that is no longer public: its fediverse followers (those not on a partner
+        coop's server) get ``Delete`` of the actor, as for a deleted account — Mastodon then
+        drops the account and every post it has of it — and stop being followers (the member
+        is now, for them, no such actor). Partners keep the profile (``Update`` follows)."""
+        followers = session.scalars(
+            select(Follower).where(Follower.local_actor == member.ap_id)
+        ).all()
+        partners = set(self.partner_inboxes(session))
+        gone = [f for f in followers if (f.shared_inbox or f.follower_inbox) not in partners]
+        if not gone:
+            return
+        inboxes = list(dict.fromkeys(f.shared_inbox or f.follower_inbox for f in gone))
+        send(
+            session,
+            self.keys,
+            {
+                "@context": vocab.AS_CONTEXT,
+                "id": new_id(member.ap_id, "delete"),
+                "type": "Delete",
+                "actor": member.ap_id,
+                "object": member.ap_id,
+                "to": [vocab.PUBLIC],
+            },
+            actor_iri=member.ap_id,
+            targets=[i for i in inboxes if i],
+        )
+        for row in gone:
+            session.delete(row)
+        session.flush()
 
     def _retract_person(self, session: Session, ap_id: str, *, signed_by_member: bool) -> None:
         """Tell partners (and the member's followers) that a profile is gone for them."""
