@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     # Seconds the worker sleeps when it found nothing to do.
     worker_idle_seconds: float = 1.0
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
+    # (werkzeug ProxyFix): 1 behind the documented nginx, 0 when clients connect directly.
+    # Sign-in throttling is per client address: with proxies and 0 here every client would be
+    # the proxy's address.
+    trusted_proxies: int = 0
     # Where `coopfed run` listens (loopback by default; nginx in front in production).
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000

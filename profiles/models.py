@@ -243,6 +243,19 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class MemberSession(Base):
+    """A signed-in browser session, server side: the cookie holds a random token, this row its
+    SHA-256. Signing out deletes the row, so a copied cookie stops working; a password change
+    and "sign out everywhere" delete every row of the member."""
+
+    __tablename__ = "member_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class NodeMeta(Base):
     """Small key/value facts about this node's data (e.g. the vocabulary revision)."""
 

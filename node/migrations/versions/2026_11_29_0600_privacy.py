@@ -1,0 +1,35 @@
+"""privacy: server-side member sessions (issue 10)
+
+Revision ID: 2026_11_29_0600
+Revises: 2026_11_29_0400
+Create Date: 2026-11-29 23:20:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import federation.db
+
+
+revision = '2026_11_29_0600'
+down_revision = '2026_11_29_0400'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('member_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', federation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_sessions_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_member_sessions_token_hash'))
+    )
+    with op.batch_alter_table('member_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_sessions_member_id'), ['member_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('member_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_sessions_member_id'))
+    op.drop_table('member_sessions')
