@@ -36,3 +36,8 @@ def install(app: Flask, state: NodeState) -> None:
     from node import mail
 
     mail.install(app, state)
+
+    # A member's own account: export, deletion, the avatar-file listener, scheduled erasure.
+    from node.web import account
+
+    account.install(app, state)

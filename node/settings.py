@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     # Sign-in throttling is per client address: with proxies and 0 here every client would be
     # the proxy's address.
     trusted_proxies: int = 0
+    # Days a member's "delete my account" waits before the erasure (0: at once). During the
+    # wait the member can sign in and cancel it.
+    account_deletion_grace_days: int = 0
+    # Days processed inbox items and cached remote actor documents are kept (then pruned by
+    # the worker; actors are fetched again when needed).
+    retention_days: int = 30
+    # Hours between partner syncs: each partner's collections are paged again and what they no
+    # longer list is removed here (erasure after an outage). 0: only when a partnership starts.
+    partner_sync_hours: float = 6.0
     # Where `coopfed run` listens (loopback by default; nginx in front in production).
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000

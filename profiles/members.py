@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import events, signin, validation
+from profiles import events, privacy, signin, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
 from profiles.fields import Link, ProfileData, ProfileFields, max_length
@@ -283,7 +283,8 @@ def set_password(member: Member, password: str) -> None:
 def delete_member(session: Session, member: Member) -> None:
     """Delete a member and everything of theirs; listeners send Delete to partners first."""
     events.emit(session, events.MEMBER_DELETED, member)
-    signin.close_all_sessions(session, member.id)
+    if member.local:
+        privacy.erase_local_member(session, member)  # outbox/inbox bodies, sessions, mail, …
     session.delete(member)
     session.flush()
 

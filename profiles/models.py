@@ -87,6 +87,8 @@ class Member(Base):
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # profile page (remote)
     coop_name: Mapped[str] = mapped_column(String(200), default="")
     ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # "Delete my account" with a grace period: erased by the worker at this time (else None).
+    deletion_due_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Per-actor RSA key (PEM); only local members have the private half.

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,12 +23,14 @@ from sqlalchemy.orm import Session
 
 from federation import delivery, inbox, outbox, policy, retry, signatures
 from federation.actors import RemoteActors
+from federation.db import utcnow
 from federation.errors import FederationError
 from federation.iri import is_http_iri
 from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
+from profiles import privacy
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -209,6 +212,33 @@ class NodeFederation:
                     log.warning("backfill from partner %s failed: %s", pid, exc)
         return done
 
+    def job_partner_sync(self, state: NodeState) -> int:
+        """Mark partners whose last sync is older than ``partner_sync_hours`` for a new
+        backfill (which reconciles: removes what they no longer list)."""
+        hours = state.settings.partner_sync_hours
+        if hours <= 0:
+            return 0
+        cutoff = utcnow() - timedelta(hours=hours)
+        with state.session() as session:
+            due = session.scalars(
+                select(Partnership).where(
+                    Partnership.state == "active",
+                    Partnership.backfill_due.is_(False),
+                    (Partnership.backfilled_at.is_(None)) | (Partnership.backfilled_at < cutoff),
+                )
+            ).all()
+            for partner in due:
+                partner.backfill_due = True
+            session.commit()
+            return len(due)
+
+    def job_retention(self, state: NodeState) -> int:
+        """Prune inbox items, cached actors and spent tombstone keys (``retention_days``)."""
+        with state.session() as session:
+            done = privacy.prune(session, timedelta(days=state.settings.retention_days))
+            session.commit()
+            return 0 if done == 0 else 1
+
     # -- following fediverse accounts -----------------------------------------------------------
     # ``who``: a member's user name, or "calls" for the project-calls Group. The caller commits;
     # errors are FollowRefused (a DomainError, in ADMIN_ERRORS) with a reason code.
@@ -279,4 +309,6 @@ def install(state: NodeState) -> NodeFederation:
     register_job(state, "federation.deliveries", fed.job_deliveries)
     register_job(state, "federation.backfill", fed.job_backfill)
     register_job(state, "federation.outbox_upgrade", fed.job_outbox_upgrade)
+    register_job(state, "federation.partner_sync", fed.job_partner_sync)
+    register_job(state, "privacy.retention", fed.job_retention)
     return fed

@@ -21,7 +21,7 @@ from federation.errors import BadRequest, Forbidden
 from federation.inbox import FollowDecision, HandlerRegistry, InboxContext
 from federation.iri import host_of, same_host
 from federation.models import Following
-from profiles import events
+from profiles import events, privacy
 from profiles.ap.keys import KeyStore
 from profiles.ap.mapping import parse_call, parse_person
 from profiles.ap.partnerships import Partnerships
@@ -96,6 +96,7 @@ class InboxHandlers:
             events.emit(session, events.MEMBER_DELETED, member)
             session.delete(member)
             session.flush()
+            privacy.purge_remote_actor(session, actor_iri)  # the cache, not only ``gone``
         partner = self.partnerships.partner_by_actor(session, actor_iri)
         if partner is not None:
             self.partnerships.end_partnership(session, partner)
@@ -145,6 +146,7 @@ class InboxHandlers:
         if member is not None and (by_coop or activity.actor == target):
             events.emit(session, events.MEMBER_DELETED, member)
             session.delete(member)
+            privacy.purge_remote_actor(session, target)
         call = session.scalar(
             select(Call)
             .where(Call.ap_id == target, Call.local.is_(False))
@@ -153,6 +155,7 @@ class InboxHandlers:
         if call is not None and (by_coop or call.author.ap_id == activity.actor):
             events.emit(session, events.CALL_DELETED, call)
             session.delete(call)
+            privacy.purge_remote_object(session, target)
         session.flush()
 
     def _on_accept(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:

@@ -1,4 +1,4 @@
-"""privacy: server-side member sessions (issue 10)
+"""privacy: server-side member sessions, scheduled account deletion (issue 10)
 
 Revision ID: 2026_11_29_0600
 Revises: 2026_11_29_0400
@@ -27,9 +27,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('member_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_member_sessions_member_id'), ['member_id'], unique=False)
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deletion_due_at', federation.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('deletion_due_at')
     with op.batch_alter_table('member_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_member_sessions_member_id'))
     op.drop_table('member_sessions')

@@ -204,6 +204,11 @@ ROWS = [
 
 # Routes that serve neither a member nor a call, with why.
 ELSEWHERE = {
+    "account.account": "the signed-in member's own account page",
+    "account.export": "the signed-in member's own data (test_privacy_erasure)",
+    "account.delete": "POST, the signed-in member's own account",
+    "account.cancel_deletion": "POST, the signed-in member's own account",
+    "account.admin_export": "admin only (test_privacy_erasure)",
     "admin.delete_member": "POST, admin only (admin tests)",
     "admin.index": "admin only: lists every local member by design",
     "admin.set_admin": "POST, admin only",
