@@ -260,7 +260,10 @@ def save_remote_member(session: Session, record: RemoteProfile) -> Member:
             session.flush()
         member = Member(ap_id=record.ap_id, local=False, node=record.node, username=record.username)
         session.add(member)
-    member.avatar, member.url = record.avatar, record.url
+    member.url = record.url
+    if record.avatar != member.avatar_source:  # a new picture: the worker fetches a copy
+        member.avatar_source = record.avatar
+        member.avatar = record.avatar
     if record.coop_name:
         member.coop_name = record.coop_name
     apply_profile(member, record.data())

@@ -83,7 +83,11 @@ class Member(Base):
     city: Mapped[str] = mapped_column(String(120), default="")
     remote: Mapped[bool] = mapped_column(Boolean, default=False)
     visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_PROFILE.value)
-    avatar: Mapped[str | None] = mapped_column(String(255), nullable=True)  # file name or URL
+    # A file name in the instance's avatars folder ("" for a partner's avatar that could not be
+    # fetched); a partner's avatar URL until the worker fetched it (profiles.avatars).
+    avatar: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Partner members: the URL their node gave for the avatar we keep a copy of.
+    avatar_source: Mapped[str | None] = mapped_column(String(512), nullable=True)
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # profile page (remote)
     coop_name: Mapped[str] = mapped_column(String(200), default="")
     ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -30,7 +33,7 @@ from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
-from profiles import privacy
+from profiles import avatars, privacy
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -43,6 +46,7 @@ _NO_LOCK = contextlib.nullcontext()
 SQLITE_BUSY_ATTEMPTS = 3
 INBOX_BATCH = 50
 BACKFILL_BATCH = 2
+AVATAR_BATCH = 5
 
 # What an administrator's federation action (partnerships, blocks) may raise: the engine's
 # errors (a partner's server unreachable, a bad IRI) and the domain's (no such partnership).
@@ -232,6 +236,45 @@ class NodeFederation:
             session.commit()
             return len(due)
 
+    def job_remote_avatars(self, state: NodeState) -> int:
+        """Fetch partner members' new avatars once through the guarded transport, check and
+        re-encode them (:func:`profiles.avatars.reencode`) and keep the copy in the avatars
+        folder: pages never hot-link another server (issue 10, leak 5)."""
+        folder = Path(state.settings.instance_path) / "avatars"
+        with state.session() as session:
+            rows = session.scalars(
+                select(Member)
+                .where(Member.local.is_(False), Member.avatar.startswith("http"))
+                .limit(AVATAR_BATCH)
+            ).all()
+            for member in rows:
+                url = member.avatar or ""
+                try:
+                    # Signed: a partners-only member's picture is for partner coops only.
+                    signer = self.coop.signer(session)
+                    _final, _type, body = self.transport.get(url, accept="image/*", signer=signer)
+                    data = avatars.reencode(body)
+                except (FederationError, ValueError) as exc:
+                    log.info("avatar of %s not kept: %s", member.ap_id, exc)
+                    member.avatar = ""
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{secrets.token_urlsafe(16)}.png"
+                (folder / name).write_bytes(data)
+                member.avatar = name
+            if rows:
+                self._drop_unused_avatars(session, folder)
+            session.commit()
+            return len(rows)
+
+    @staticmethod
+    def _drop_unused_avatars(session: Session, folder: Path) -> None:
+        """Files no member refers to any more (a partner member's replaced picture)."""
+        used = set(session.scalars(select(Member.avatar).where(Member.avatar.is_not(None))))
+        for path in folder.glob("*"):
+            if path.is_file() and path.name not in used and path.stat().st_mtime < time.time() - 60:
+                path.unlink(missing_ok=True)
+
     def job_retention(self, state: NodeState) -> int:
         """Prune inbox items, cached actors and spent tombstone keys (``retention_days``)."""
         with state.session() as session:
@@ -311,4 +354,5 @@ def install(state: NodeState) -> NodeFederation:
     register_job(state, "federation.outbox_upgrade", fed.job_outbox_upgrade)
     register_job(state, "federation.partner_sync", fed.job_partner_sync)
     register_job(state, "privacy.retention", fed.job_retention)
+    register_job(state, "privacy.remote_avatars", fed.job_remote_avatars)
     return fed

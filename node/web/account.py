@@ -126,7 +126,7 @@ def install(app: Flask, node_state: NodeState) -> None:
     avatars = Path(node_state.settings.instance_path) / "avatars"
 
     def remove_avatar(session: Session, event: str, obj: Any) -> None:
-        if event == events.MEMBER_DELETED and isinstance(obj, Member) and obj.local:
+        if event == events.MEMBER_DELETED and isinstance(obj, Member):  # partners' copies too
             forms.remove_avatar_file(avatars, obj.avatar)
 
     node_state.listeners.append(remove_avatar)

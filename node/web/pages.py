@@ -47,7 +47,7 @@ def avatar_url(member: Member) -> str | None:
     if not member.avatar:
         return None
     if member.avatar.startswith(("https://", "http://")):
-        return member.avatar  # a partner's member: their node serves it
+        return None  # never hot-linked: shown once the worker has fetched our own copy
     return url_for("members.avatar", name=member.avatar)
 
 

@@ -1,4 +1,4 @@
-"""privacy: server-side member sessions, scheduled account deletion (issue 10)
+"""privacy: server-side member sessions, scheduled account deletion, partner avatars kept locally (issue 10)
 
 Revision ID: 2026_11_29_0600
 Revises: 2026_11_29_0400
@@ -29,10 +29,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_member_sessions_member_id'), ['member_id'], unique=False)
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deletion_due_at', federation.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('avatar_source', sa.String(length=512), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('avatar_source')
         batch_op.drop_column('deletion_due_at')
     with op.batch_alter_table('member_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_member_sessions_member_id'))

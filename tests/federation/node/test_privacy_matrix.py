@@ -138,7 +138,7 @@ def _m(template: str) -> Callable[[Any], str]:
 ROWS = [
     Row("members.member", "member", "web", _m("/members/{u}")),
     Row("members.member#ap", "member", "ap", _m("/members/{u}"), accept=AP),
-    Row("members.avatar", "member", "web", _m("/avatars/{u}-avatar.png")),
+    Row("members.avatar", "member", "web+ap", _m("/avatars/{u}-avatar.png")),
     Row("ap_collections.member_outbox", "member", "ap", _m("/members/{u}/outbox"), accept=AP),
     Row("ap_collections.member_followers", "member", "ap", _m("/members/{u}/followers"), AP),
     Row("ap_collections.member_following", "member", "ap", _m("/members/{u}/following"), AP),
@@ -361,6 +361,10 @@ def _audience(row: Row, viewer: str) -> Audience:
     if row.audience == "web":
         return Audience.COOP if viewer in ("own", "admin") else Audience.PUBLIC
     if row.audience == "ap":
+        return Audience.PARTNER if viewer == "partner" else Audience.PUBLIC
+    if row.audience == "web+ap":  # pages' viewers, and partner servers copying the picture
+        if viewer in ("own", "admin"):
+            return Audience.COOP
         return Audience.PARTNER if viewer == "partner" else Audience.PUBLIC
     if row.audience == "inbox":  # partners' servers reach the shared inbox by any member path
         return Audience.COOP if viewer in ("partner", "partner_member") else Audience.PUBLIC
