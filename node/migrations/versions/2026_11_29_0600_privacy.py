@@ -30,6 +30,15 @@ def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deletion_due_at', federation.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('avatar_source', sa.String(length=512), nullable=True))
+    # Partners' coop-level author stubs stored the name of an author their coop hides
+    # (issue 10, leak 2): forget it. Remote avatar URLs are fetched into local copies again.
+    op.execute(
+        "UPDATE members SET name = '', summary = '' WHERE local = false AND visibility = 'coop'"
+    )
+    op.execute(
+        "UPDATE members SET avatar_source = avatar "
+        "WHERE local = false AND avatar LIKE 'http%'"
+    )
 
 
 def downgrade() -> None:
