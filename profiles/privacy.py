@@ -11,7 +11,8 @@ call every registered provider. Register at import time of the feature's module:
 :func:`profiles.members.delete_member` after the Deletes are queued): outbox bodies that carry
 the member (their ``Update(Person)``, their calls' ``Create``/``Update``/``Announce``) except
 the pending ``Delete`` activities, inbox bodies that name them, follows, sessions, login
-attempts, queued mail, and every provider's rows. The tombstone keeps the actor IRI (to answer
+attempts, mail already sent (queued mail still goes out), and every provider's rows. The
+tombstone keeps the actor IRI (to answer
 410 and refuse re-use) and, until the Deletes are delivered, the key that signs them:
 :func:`prune` drops that key afterwards.
 
@@ -120,12 +121,14 @@ def erase_local_member(session: Session, member: Member) -> None:
 
 
 def _erase_mail(session: Session, member: Member) -> None:
+    """Mail already sent or given up is deleted; queued mail still goes out (e.g. the
+    confirmation of the erasure), then the mail queue's own retention deletes it."""
     from profiles.mail import MailMessage, MailPreference
 
     cond = [MailMessage.member_id == member.id]
     if member.email:
         cond.append(MailMessage.recipient == member.email)
-    session.execute(delete(MailMessage).where(or_(*cond)))
+    session.execute(delete(MailMessage).where(or_(*cond), MailMessage.state != "pending"))
     session.execute(delete(MailPreference).where(MailPreference.member_id == member.id))
 
 
