@@ -12,9 +12,8 @@ call every registered provider. Register at import time of the feature's module:
 the member (their ``Update(Person)``, their calls' ``Create``/``Update``/``Announce``) except
 the pending ``Delete`` activities, inbox bodies that name them, follows, sessions, login
 attempts, mail already sent (queued mail still goes out), and every provider's rows. The
-tombstone keeps the actor IRI (to answer
-410 and refuse re-use) and, until the Deletes are delivered, the key that signs them:
-:func:`prune` drops that key afterwards.
+tombstone keeps the actor IRI (to answer 410 and refuse re-use) and, until the Deletes are
+delivered, the key that signs them: :func:`prune` drops that key afterwards.
 
 **Erasure on a partner** (:func:`purge_remote_actor`, on a ``Delete`` and when a partnership
 ends): the cached actor document (the row, not only ``gone``), inbox bodies from or about it.
