@@ -253,10 +253,17 @@ def export_member(
         **{k: _jsonable(v) for k, v in vars(data).items()},
     }
     calls = list(session.scalars(select(Call).where(Call.author_id == member.id)))
+    from profiles.mail import MailPreference
+
     settings = {
         "ui_language": member.ui_language,
         "visibility": member.visibility,
         "is_admin": member.is_admin,
+        "mail": sorted(
+            session.scalars(
+                select(MailPreference.kind).where(MailPreference.member_id == member.id)
+            )
+        ),
     }
     files: dict[str, Any] = {
         "profile.json": profile,
