@@ -226,3 +226,22 @@ def test_a_partner_offline_past_the_retry_horizon_is_reconciled(nodes: Any) -> N
         titles = s.scalars(text("SELECT title FROM calls")).all()
     assert "Call of Yannick" not in titles
     assert _traces(b, "Yannick Offline") == []
+
+
+def test_ending_a_partnership_clears_the_partners_caches(nodes: Any) -> None:
+    from federation.models import InboxItem, RemoteActor
+
+    a, b = nodes(2)
+    _partner(a, b)
+    _make(a, "xia", "Xiadora Cached", "xia@erase.example")
+    _edit(a, "xia")
+    pump(a, b)
+    assert _traces(b, "Xiadora Cached")
+    cli(b, "remove", a.domain)
+    pump(a, b)
+    with b.session() as s:
+        cached = s.scalars(select(RemoteActor.ap_id)).all()
+        assert not [iri for iri in cached if a.domain in iri]
+        bodies = s.scalars(select(InboxItem.body).where(InboxItem.actor.contains(a.domain)))
+        assert all("Xiadora" not in body for body in bodies)
+    assert _traces(b, "Xiadora Cached") == []
