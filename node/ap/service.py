@@ -33,7 +33,7 @@ from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
-from profiles import avatars, privacy
+from profiles import avatars, privacy, signin
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -276,9 +276,12 @@ class NodeFederation:
                 path.unlink(missing_ok=True)
 
     def job_retention(self, state: NodeState) -> int:
-        """Prune inbox items, cached actors and spent tombstone keys (``retention_days``)."""
+        """Prune inbox items, cached actors and spent tombstone keys (``retention_days``) and
+        expired sessions."""
         with state.session() as session:
             done = privacy.prune(session, timedelta(days=state.settings.retention_days))
+            # Server-side sessions outlive no cookie (PERMANENT_SESSION_LIFETIME, 14 days).
+            done += signin.expire_sessions(session, timedelta(days=14))
             session.commit()
             return 0 if done == 0 else 1
 
