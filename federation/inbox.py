@@ -238,7 +238,9 @@ class InboxContext:
 
 
 Handler = Callable[[Session, vocab.Activity, InboxContext], None]
-FollowDecision = Literal["accept", "pending", "reject"]
+# "ignore": treat the Follow as one of no such actor (nothing stored, nothing answered), so a
+# follower cannot tell a hidden actor from a nonexistent one.
+FollowDecision = Literal["accept", "pending", "reject", "ignore"]
 FollowPolicy = Callable[[Session, str, vocab.Actor, vocab.Activity], FollowDecision]
 
 
@@ -351,6 +353,8 @@ def _follow(
     decision: FollowDecision = "accept"
     if registry.follow_policy is not None:
         decision = registry.follow_policy(session, local, follower, activity)
+    if decision == "ignore":
+        return True
     if decision == "reject":
         session.execute(
             delete(Follower).where(Follower.local_actor == local, Follower.follower == follower.id)

@@ -260,6 +260,16 @@ def _parse_cavage(header: str) -> dict[str, str]:
     return params
 
 
+_KEYID = re.compile(r'keyid\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def claimed_key_id(headers: Mapping[str, str]) -> str | None:
+    """The key id a request *claims* (``Signature``/``Signature-Input``), unverified."""
+    h = _lower_headers(headers)
+    found = _KEYID.search(h.get("signature-input", "")) or _KEYID.search(h.get("signature", ""))
+    return found.group(1) if found else None
+
+
 def sign_request(
     method: str,
     url: str,

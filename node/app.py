@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from node import db as node_db
 from node.i18n import LANGUAGE_NAMES, babel, current_language, select_locale
@@ -53,6 +54,13 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
         ),
     )
     app.extensions["coopfed"] = state
+    if settings.trusted_proxies > 0:
+        # Client address and scheme from the configured number of trusted proxies only: a
+        # client cannot spoof X-Forwarded-For past them (sign-in throttling is per address).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0
+        )
     CSRFProtect(app)
     babel.init_app(app, locale_selector=select_locale)
 
@@ -90,7 +98,7 @@ def _install_hooks(app: Flask, state: NodeState) -> None:
     def _security_headers(response: Response) -> Response:
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

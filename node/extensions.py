@@ -41,3 +41,7 @@ def install(app: Flask, state: NodeState) -> None:
     from node import collab_mail
 
     collab_mail.install(app, state)
+    # A member's own account: export, deletion, the avatar-file listener, scheduled erasure.
+    from node.web import account
+
+    account.install(app, state)

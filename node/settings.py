@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     # Seconds the worker sleeps when it found nothing to do.
     worker_idle_seconds: float = 1.0
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
+    # (werkzeug ProxyFix): 1 behind the documented nginx, 0 when clients connect directly.
+    # Sign-in throttling is per client address: with proxies and 0 here every client would be
+    # the proxy's address.
+    trusted_proxies: int = 0
+    # Days a member's "delete my account" waits before the erasure (0: at once). During the
+    # wait the member can sign in and cancel it.
+    account_deletion_grace_days: int = 0
+    # Days processed inbox items and cached remote actor documents are kept (then pruned by
+    # the worker; actors are fetched again when needed).
+    retention_days: int = 30
+    # Hours between partner syncs: each partner's collections are paged again and what they no
+    # longer list is removed here (erasure after an outage). 0: only when a partnership starts.
+    partner_sync_hours: float = 6.0
     # Where `coopfed run` listens (loopback by default; nginx in front in production).
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000

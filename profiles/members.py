@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import events, moderation, validation
+from profiles import events, moderation, privacy, signin, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
 from profiles.fields import Link, ProfileData, ProfileFields, max_length
 from profiles.models import (
     AvailabilityRange,
-    LoginAttempt,
     Member,
     MemberConcept,
     MemberLanguage,
@@ -271,7 +270,10 @@ def save_remote_member(session: Session, record: RemoteProfile) -> Member:
             session.flush()
         member = Member(ap_id=record.ap_id, local=False, node=record.node, username=record.username)
         session.add(member)
-    member.avatar, member.url = record.avatar, record.url
+    member.url = record.url
+    if record.avatar != member.avatar_source:  # a new picture: the worker fetches a copy
+        member.avatar_source = record.avatar
+        member.avatar = record.avatar
     if record.coop_name:
         member.coop_name = record.coop_name
     apply_profile(member, record.data())
@@ -281,15 +283,21 @@ def save_remote_member(session: Session, record: RemoteProfile) -> Member:
 
 
 def set_password(member: Member, password: str) -> None:
+    """A new password; every open session of the member ends (a stolen cookie with it)."""
     try:
         member.password_hash = hash_password(password)
     except ValueError as exc:
         raise ValidationError({"password": str(exc)}) from None
+    session = object_session(member)
+    if session is not None and member.id is not None:
+        signin.close_all_sessions(session, member.id)
 
 
 def delete_member(session: Session, member: Member) -> None:
     """Delete a member and everything of theirs; listeners send Delete to partners first."""
     events.emit(session, events.MEMBER_DELETED, member)
+    if member.local:
+        privacy.erase_local_member(session, member)  # outbox/inbox bodies, sessions, mail, …
     session.delete(member)
     session.flush()
 
@@ -303,15 +311,9 @@ def get_local(session: Session, ctx: NodeContext, username: str) -> Member:
     return member
 
 
-# --- sign-in with rate limiting shared by all web processes (rows in login_attempts) -------------
+# --- sign-in, throttled per client and per account (profiles.signin) ---------------------------
 
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_PER_USER = 5
-LOGIN_MAX_PER_IP = 20
-
-
-class TooManyAttempts(Exception):
-    pass
+TooManyAttempts = signin.Throttled
 
 
 def authenticate(
@@ -321,21 +323,17 @@ def authenticate(
     password: str,
     ip: str,
     now: datetime | None = None,
+    *,
+    known_device: bool = False,
 ) -> Member | None:
-    """The member if the password matches; None otherwise. Raises TooManyAttempts when this
-    user name or address failed too often in the last 15 minutes (counted before checking)."""
+    """The member if the password matches; None otherwise. Raises TooManyAttempts
+    (:class:`profiles.signin.Throttled`, with ``retry_after``) when this client or account must
+    wait after failures (checked before the password; see :mod:`profiles.signin`).
+    ``known_device``: the browser signed in to this account before (exempt from the
+    per-account delay, so its owner is never locked out)."""
     now = now or utcnow()
     name = (username or "").strip().lower()[:64]
-    keys = {f"user:{name}": LOGIN_MAX_PER_USER, f"ip:{ip}": LOGIN_MAX_PER_IP}
-    since = now - LOGIN_WINDOW
-    for key, limit in keys.items():
-        count = session.scalar(
-            select(func.count(LoginAttempt.id)).where(
-                LoginAttempt.key == key, LoginAttempt.at >= since
-            )
-        )
-        if (count or 0) >= limit:
-            raise TooManyAttempts(key)
+    signin.check(session, name, ip, known_device=known_device, now=now)
     member = session.scalar(
         select(Member).where(
             Member.local,
@@ -345,13 +343,11 @@ def authenticate(
         )
     )
     if member is not None and verify_password(member.password_hash, password):
-        session.query(LoginAttempt).filter(LoginAttempt.key == f"user:{name}").delete()
+        signin.record_success(session, name, ip)
         return member
     if member is None:
         verify_password(None, password)  # same cost as a wrong password: no user enumeration
-    for key in keys:
-        session.add(LoginAttempt(key=key, at=now))
-    session.query(LoginAttempt).filter(LoginAttempt.at < now - 2 * LOGIN_WINDOW).delete()
+    signin.record_failure(session, name, ip, now)
     return None
 
 

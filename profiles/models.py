@@ -86,7 +86,11 @@ class Member(Base):
     city: Mapped[str] = mapped_column(String(120), default="")
     remote: Mapped[bool] = mapped_column(Boolean, default=False)
     visibility: Mapped[str] = mapped_column(String(16), default=DEFAULT_PROFILE.value)
-    avatar: Mapped[str | None] = mapped_column(String(255), nullable=True)  # file name or URL
+    # A file name in the instance's avatars folder ("" for a partner's avatar that could not be
+    # fetched); a partner's avatar URL until the worker fetched it (profiles.avatars).
+    avatar: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Partner members: the URL their node gave for the avatar we keep a copy of.
+    avatar_source: Mapped[str | None] = mapped_column(String(512), nullable=True)
     url: Mapped[str | None] = mapped_column(String(512), nullable=True)  # profile page (remote)
     coop_name: Mapped[str] = mapped_column(String(200), default="")
     ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
@@ -95,6 +99,8 @@ class Member(Base):
     # Set when the member left the register (import --deactivate-missing): cannot sign in and
     # is hidden from the directory; the row and its data stay (never deleted by a sync).
     deactivated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # "Delete my account" with a grace period: erased by the worker at this time (else None).
+    deletion_due_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Per-actor RSA key (PEM); only local members have the private half.
@@ -259,6 +265,19 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), index=True)  # "user:<name>" or "ip:<addr>"
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MemberSession(Base):
+    """A signed-in browser session, server side: the cookie holds a random token, this row its
+    SHA-256. Signing out deletes the row, so a copied cookie stops working; a password change
+    and "sign out everywhere" delete every row of the member."""
+
+    __tablename__ = "member_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class NodeMeta(Base):

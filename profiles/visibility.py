@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
@@ -127,22 +127,45 @@ def served_levels(audience: Audience) -> tuple[str, ...]:
     return tuple(v.value for v in Visibility if audience >= v.level)
 
 
-def full_actor(visibility: str | Visibility, audience: Audience) -> bool:
-    """Does an actor document show the whole profile to this audience (else only identity and
-    keys, or nothing: see :func:`actor_served`)?"""
+def actor_served(visibility: str | Visibility, audience: Audience) -> bool:
+    """Is a local member there at all for this audience — actor document, WebFinger, inbox,
+    collections, follows? Else every one of them answers exactly as for no such member (404,
+    no Reject sent as that member): a partners-only member exists only for partner coops, a
+    coop-only member for nobody outside the coop.
+    """
     return audience >= _vis(visibility).level
 
 
-def actor_served(visibility: str | Visibility, audience: Audience) -> bool:
-    """Is a local member's actor document served at all (else 404, as for no such member)?
+def full_actor(visibility: str | Visibility, audience: Audience) -> bool:
+    """Does an actor document show the whole profile to this audience? Always, when it is
+    served at all (:func:`actor_served`): there is no partial actor any more."""
+    return actor_served(visibility, audience)
 
-    Coop-only members exist for no other server; their actor is served to partners in its bare
-    form only so that a partner can verify what the member sent it.
-    """
-    vis = _vis(visibility)
-    if vis == Visibility.COOP:
-        return audience >= Audience.PARTNER
-    return True
+
+def follow_decision(
+    visibility: str | Visibility, *, follower_is_partner: bool
+) -> Literal["accept", "ignore"]:
+    """What a Follow of a local member gets: ``"accept"``, or ``"ignore"`` (as a Follow of no
+    such actor: nothing stored, nothing answered) when the member is hidden from the follower.
+    A follower on a partner coop's server counts as a partner."""
+    audience = Audience.PARTNER if follower_is_partner else Audience.PUBLIC
+    return "accept" if actor_served(visibility, audience) else "ignore"
+
+
+def author_shown(author_visibility: str | Visibility, *, local: bool, audience: Audience) -> bool:
+    """May ``audience`` learn who wrote a call (name, handle, link)? Else the call names only
+    the author's coop ("a member of Smart Sweden"). The author's own visibility decides, never
+    the call's: a call never reveals more about its author than the author's profile does."""
+    return may_view(author_visibility, local=local, audience=audience)
+
+
+def call_names_author(
+    call_visibility: str | Visibility, author_visibility: str | Visibility
+) -> bool:
+    """Does a call's ActivityPub form (``attributedTo``, the actor of its activities) name its
+    author? Only when everyone the call travels to may see the author's profile; otherwise the
+    coop's calls Group speaks for the call (see FEDERATION.md, "Calls by hidden authors")."""
+    return _vis(author_visibility).level <= _vis(call_visibility).level
 
 
 def discoverable(visibility: str | Visibility) -> bool:
@@ -235,8 +258,11 @@ __all__ = [
     "Recipients",
     "Visibility",
     "actor_served",
+    "author_shown",
+    "call_names_author",
     "discoverable",
     "federated",
+    "follow_decision",
     "full_actor",
     "is_public",
     "matchable",

@@ -23,6 +23,8 @@ from sqlalchemy.orm import selectinload
 from federation import vocab
 from node.ap.service import NodeFederation
 from node.web import ctx, db, state
+from profiles import visibility
+from profiles.ap.publishing import consented_hosts
 from profiles.models import Member, Partnership, Tombstone
 from profiles.visibility import Audience
 
@@ -99,6 +101,26 @@ def local_member(username: str) -> Member | None:
             selectinload(Member.availability),
         )
     )
+
+
+def served_member(username: str) -> Member | None:
+    """A member of this node that exists for whoever asks (:func:`profiles.visibility.
+    actor_served`), else None: a hidden member answers exactly as a nonexistent one."""
+    member = local_member(username)
+    if member is None:
+        return None
+    vis = member.visibility
+    audience = audience_for(lambda a: visibility.actor_served(vis, a))
+    if visibility.actor_served(vis, audience):
+        return member
+    # A coop-only member who responded to a partner coop's call agreed then to share their
+    # profile with that coop (profiles.collab consent): served to that coop's signed fetches.
+    consented = consented_hosts(db(), member)
+    if consented:
+        partner = signed_partner()
+        if partner is not None and partner.domain in consented:
+            return member
+    return None
 
 
 def gone(ap_id: str) -> Response | None:

@@ -4,8 +4,8 @@ Members and calls share their URL with the HTML pages (see :mod:`node.ap.negotia
 coop and the Group have their own URLs and redirect browsers to the matching page.
 
 What a document shows to whom is :mod:`profiles.visibility`'s: ``actor_served`` (else 404, as
-for no such member), ``full_actor`` (else the bare actor: name and keys, which a partner needs to
-verify what a coop-only member sent it), ``may_view`` for calls.
+for no such member: a partners-only member exists for partner coops only, a coop-only member for
+nobody outside), ``may_view`` for calls.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, redirect, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from node.ap import ap_response, audience_for, fed, gone, local_member, wants_ap
+from node.ap import ap_response, audience_for, fed, gone, served_member, wants_ap
 from node.web import ctx, db
 from profiles import visibility
 from profiles.models import Call
@@ -23,21 +23,15 @@ bp = Blueprint("ap_actors", __name__)
 
 
 def member_actor(username: str) -> Response:
-    member = local_member(username)
+    member = served_member(username)
     if member is None:
         tomb = gone(ctx().member_iri(username.lower()))
         if tomb is not None:
             return tomb
         abort(404)
-    vis = member.visibility
-    audience = audience_for(
-        lambda a: (visibility.actor_served(vis, a), visibility.full_actor(vis, a))
-    )
-    if not visibility.actor_served(vis, audience):
-        abort(404)
     session = db()
     fed().coop.ensure_member_key(session, member)
-    doc = fed().coop.person(session, member, full=visibility.full_actor(vis, audience))
+    doc = fed().coop.person(session, member)
     session.commit()
     return ap_response(doc)
 

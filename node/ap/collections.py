@@ -8,7 +8,8 @@
 - ``/actor/members`` and ``/actor/calls`` page through full documents for partner backfill:
   public items for anyone, partners-level ones for a GET signed by an active partner
   (:func:`profiles.visibility.served_levels`).
-- Members who are not :func:`profiles.visibility.federated` have no collections (404).
+- Members hidden from the asker (:func:`profiles.visibility.actor_served`) have no
+  collections (404, as for no such member).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask import Blueprint, Response, abort
 from sqlalchemy import select
 
 from federation import outbox
-from node.ap import ap_response, audience_for, fed, local_member, page_arg, signed_partner
+from node.ap import ap_response, audience_for, fed, page_arg, served_member, signed_partner
 from node.web import db
 from profiles import visibility
 from profiles.models import Call, Member
@@ -148,8 +149,8 @@ def calls_outbox() -> Response:
 
 
 def _member_or_404(username: str) -> Member:
-    member = local_member(username)
-    if member is None or not visibility.federated(member.visibility):
+    member = served_member(username)  # hidden from the asker: as if there were none
+    if member is None:
         abort(404)
     return member
 

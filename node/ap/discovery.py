@@ -1,7 +1,9 @@
 """Discovery: WebFinger (RFC 7033), host-meta (RFC 6415) and NodeInfo 2.1.
 
-WebFinger answers for the coop (``coop@``), the calls Group (``calls@``) and members that are
-:func:`profiles.visibility.discoverable`; NodeInfo counts what the public may see.
+WebFinger answers for the coop (``coop@``), the calls Group (``calls@``) and members that
+exist for the asker (:func:`profiles.visibility.actor_served`: public ones for anyone,
+partners-only ones for a WebFinger GET signed by a partner coop); NodeInfo counts what the
+public may see.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from federation import nodeinfo, webfinger
 from federation.db import utcnow
 from federation.errors import FederationError
-from node.ap import fed, local_member
+from node.ap import fed, served_member
 from node.web import ctx, db
 from profiles import visibility
 from profiles.models import Call, Member
@@ -29,8 +31,8 @@ def _local_account(username: str) -> webfinger.LocalAccount | None:
         return webfinger.LocalAccount("coop", fed().coop.instance_iri, f"{base}/about")
     if username.lower() == "calls":
         return webfinger.LocalAccount("calls", fed().coop.calls_iri, f"{base}/calls")
-    member = local_member(username)
-    if member is None or not visibility.discoverable(member.visibility):
+    member = served_member(username)  # a hidden member: as if there were none
+    if member is None:
         return None
     return webfinger.LocalAccount(member.username, member.ap_id, member.ap_id)
 

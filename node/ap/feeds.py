@@ -24,6 +24,7 @@ from node.web import db, vocab
 from node.web.calls import feed_filters
 from node.web.forms import country_name
 from profiles import calls as call_service
+from profiles import visibility
 from profiles.models import Call
 
 bp = Blueprint("ap_feeds", __name__)
@@ -85,6 +86,15 @@ def _feed_entries() -> list[FeedEntry]:
     return entries
 
 
+def _named(call: Call) -> bool:
+    """Feeds are public documents (cached, shared), whoever fetches them: an author is named
+    only if the public may see them."""
+    author = call.author
+    return visibility.author_shown(
+        author.visibility, local=author.local, audience=visibility.Audience.PUBLIC
+    )
+
+
 def _iso(value: datetime) -> str:
     """RFC 3339 in UTC, as Atom wants it."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -109,7 +119,7 @@ def _render(template: str, **extra: object) -> str:
 
 @bp.route("/calls.atom")
 def calls_atom() -> Response:
-    body = _render("feeds/calls.atom.xml", iso=_iso)
+    body = _render("feeds/calls.atom.xml", iso=_iso, named=_named)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 

@@ -6,8 +6,16 @@ reached through :meth:`node.ap.service.NodeFederation.receive`. No CSRF here: se
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy import select
 
+from federation import signatures
+from federation.iri import host_of, is_http_iri
+from federation.models import Following
 from node.ap import fed, local_member, public_url
+from node.web import db
+from profiles import visibility
+from profiles.models import Member, Partnership
+from profiles.visibility import Audience
 
 bp = Blueprint("ap_inbox", __name__)
 
@@ -20,9 +28,34 @@ def shared_inbox() -> Response:
 
 
 def member_inbox(username: str) -> Response:
-    if local_member(username) is None:
+    """A member's inbox. A hidden member (partners-only, coop-only) answers exactly like a
+    nonexistent one: a POST that claims a partner coop's key goes on to the shared inbox (which
+    verifies it) whether or not the member exists; anyone else gets 404 for both."""
+    member = local_member(username)
+    hidden = member is None or not visibility.actor_served(member.visibility, Audience.PUBLIC)
+    if hidden and not _known_sender(member):
         abort(404)
     return shared_inbox()
+
+
+def _known_sender(member: Member | None) -> bool:
+    """Does the POST claim the key of a partner coop's server, or of an account the member
+    follows (a member who followed someone revealed themselves to that account)? Unverified:
+    the shared inbox verifies; a forger only reaches the same verification."""
+    key_id = signatures.claimed_key_id(dict(request.headers))
+    if not key_id or not is_http_iri(key_id):
+        return False
+    host = host_of(key_id)
+    stmt = select(Partnership.id).where(Partnership.domain == host, Partnership.state == "active")
+    if db().scalar(stmt) is not None:
+        return True
+    if member is None:
+        return False
+    followed = select(Following.id).where(
+        Following.local_actor == member.ap_id,
+        Following.remote_actor == key_id.split("#", 1)[0],
+    )
+    return db().scalar(followed) is not None
 
 
 bp.add_url_rule("/inbox", "inbox", shared_inbox, methods=["POST"])

@@ -12,8 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import threading
+import time
 from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -22,11 +26,14 @@ from sqlalchemy.orm import Session
 
 from federation import delivery, inbox, outbox, policy, retry, signatures
 from federation.actors import RemoteActors
+from federation.db import utcnow
 from federation.errors import FederationError
+from federation.iri import is_http_iri
 from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
+from profiles import avatars, privacy, signin
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -39,6 +46,7 @@ _NO_LOCK = contextlib.nullcontext()
 SQLITE_BUSY_ATTEMPTS = 3
 INBOX_BATCH = 50
 BACKFILL_BATCH = 2
+AVATAR_BATCH = 5
 
 # What an administrator's federation action (partnerships, blocks) may raise: the engine's
 # errors (a partner's server unreachable, a bad IRI) and the domain's (no such partnership).
@@ -149,6 +157,16 @@ class NodeFederation:
                 log.debug("inbox POST retried after SQLite busy (attempt %d)", attempt)
         raise AssertionError("unreachable")
 
+    def blocked_signer(self, headers: Mapping[str, str]) -> bool:
+        """Does this request claim a signature by a blocked server or actor? (Unverified: a
+        blocked server gets nothing, whatever key it names; a forger naming a blocked key only
+        turns itself away.)"""
+        key_id = signatures.claimed_key_id(headers)
+        if not key_id:
+            return False
+        actor = key_id.split("#", 1)[0]
+        return is_http_iri(actor) and self.policy.is_blocked_actor(actor)
+
     def signed_partner(
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]
     ) -> Partnership | None:
@@ -198,6 +216,75 @@ class NodeFederation:
                     session.rollback()
                     log.warning("backfill from partner %s failed: %s", pid, exc)
         return done
+
+    def job_partner_sync(self, state: NodeState) -> int:
+        """Mark partners whose last sync is older than ``partner_sync_hours`` for a new
+        backfill (which reconciles: removes what they no longer list)."""
+        hours = state.settings.partner_sync_hours
+        if hours <= 0:
+            return 0
+        cutoff = utcnow() - timedelta(hours=hours)
+        with state.session() as session:
+            due = session.scalars(
+                select(Partnership).where(
+                    Partnership.state == "active",
+                    Partnership.backfill_due.is_(False),
+                    (Partnership.backfilled_at.is_(None)) | (Partnership.backfilled_at < cutoff),
+                )
+            ).all()
+            for partner in due:
+                partner.backfill_due = True
+            session.commit()
+            return len(due)
+
+    def job_remote_avatars(self, state: NodeState) -> int:
+        """Fetch partner members' new avatars once through the guarded transport, check and
+        re-encode them (:func:`profiles.avatars.reencode`) and keep the copy in the avatars
+        folder: pages never hot-link another server (issue 10, leak 5)."""
+        folder = Path(state.settings.instance_path) / "avatars"
+        with state.session() as session:
+            rows = session.scalars(
+                select(Member)
+                .where(Member.local.is_(False), Member.avatar.startswith("http"))
+                .limit(AVATAR_BATCH)
+            ).all()
+            for member in rows:
+                url = member.avatar or ""
+                try:
+                    # Signed: a partners-only member's picture is for partner coops only.
+                    signer = self.coop.signer(session)
+                    _final, _type, body = self.transport.get(url, accept="image/*", signer=signer)
+                    data = avatars.reencode(body)
+                except (FederationError, ValueError) as exc:
+                    log.info("avatar of %s not kept: %s", member.ap_id, exc)
+                    member.avatar = ""
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{secrets.token_urlsafe(16)}.png"
+                (folder / name).write_bytes(data)
+                member.avatar = name
+            if rows:
+                self._drop_unused_avatars(session, folder)
+            session.commit()
+            return len(rows)
+
+    @staticmethod
+    def _drop_unused_avatars(session: Session, folder: Path) -> None:
+        """Files no member refers to any more (a partner member's replaced picture)."""
+        used = set(session.scalars(select(Member.avatar).where(Member.avatar.is_not(None))))
+        for path in folder.glob("*"):
+            if path.is_file() and path.name not in used and path.stat().st_mtime < time.time() - 60:
+                path.unlink(missing_ok=True)
+
+    def job_retention(self, state: NodeState) -> int:
+        """Prune inbox items, cached actors and spent tombstone keys (``retention_days``) and
+        expired sessions."""
+        with state.session() as session:
+            done = privacy.prune(session, timedelta(days=state.settings.retention_days))
+            # Server-side sessions outlive no cookie (PERMANENT_SESSION_LIFETIME, 14 days).
+            done += signin.expire_sessions(session, timedelta(days=14))
+            session.commit()
+            return 0 if done == 0 else 1
 
     # -- following fediverse accounts -----------------------------------------------------------
     # ``who``: a member's user name, or "calls" for the project-calls Group. The caller commits;
@@ -269,4 +356,7 @@ def install(state: NodeState) -> NodeFederation:
     register_job(state, "federation.deliveries", fed.job_deliveries)
     register_job(state, "federation.backfill", fed.job_backfill)
     register_job(state, "federation.outbox_upgrade", fed.job_outbox_upgrade)
+    register_job(state, "federation.partner_sync", fed.job_partner_sync)
+    register_job(state, "privacy.retention", fed.job_retention)
+    register_job(state, "privacy.remote_avatars", fed.job_remote_avatars)
     return fed

@@ -18,6 +18,7 @@ from node.api import (
 from node.api import schemas as s
 from node.api.members import LANG, PAGE, PER_PAGE, VISIBILITY_NOTE, concepts
 from node.web import ctx, current_member, db, vocab
+from node.web.pages import author_visible
 from profiles import calls as call_service
 from profiles.fields import CALL_STATUSES
 from profiles.models import Call
@@ -31,15 +32,23 @@ STATUS_FILTERS = (*CALL_STATUSES, "all")
 
 def call_schema(call: Call, v: Vocabulary, lang: str) -> s.Call:
     author = call.author
+    if author_visible(call):
+        by = s.CallAuthor(
+            ap_id=author.ap_id,
+            username=author.username,
+            node=author.node,
+            name=author.name,
+            coop_name=author.coop_name or author.node,
+        )
+    else:  # the author's visibility hides them from this viewer: only their coop
+        by = s.CallAuthor(node=author.node, coop_name=author.coop_name or author.node)
     return s.Call(
         ap_id=call.ap_id,
         public_id=call.public_id,
         ref=call.ref,
         node=call.node,
         local=call.local,
-        author=s.CallAuthor(
-            ap_id=author.ap_id, username=author.username, node=author.node, name=author.name
-        ),
+        author=by,
         title=call.title,
         description=call.description,
         language=call.language,

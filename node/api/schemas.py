@@ -104,10 +104,14 @@ class MemberPage(Schema):
 
 
 class CallAuthor(Schema):
-    ap_id: str = _uri()
-    username: str
+    """Who wrote a call. Only ``node`` and ``coop_name`` when the author's own visibility
+    hides them from the viewer ("a member of <coop>")."""
+
+    ap_id: str | None = Field(default=None, json_schema_extra={"format": "uri"})
+    username: str | None = None
     node: str
-    name: str
+    name: str | None = None
+    coop_name: str = ""
 
 
 class Call(Schema):

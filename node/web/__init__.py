@@ -20,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy.orm import Session
 
 from node.state import NodeState
+from profiles import signin
 from profiles.context import NodeContext
 from profiles.models import Member
 from profiles.vocabulary import Vocabulary
@@ -56,34 +58,36 @@ def vocab() -> Vocabulary:
 
 
 def current_member() -> Member | None:
+    """The member of this request's server-side session (:mod:`profiles.signin`), else None:
+    a cookie whose session was closed (sign out, password change) is no session."""
     if "member" not in g:
-        member_id = session.get("member_id")
-        member = db().get(Member, member_id) if isinstance(member_id, int) else None
-        # A session of a deleted or remote account is no session.
+        member = signin.session_member(db(), session.get("sid"))
+        # A session of another account, a remote or a deactivated one is no session.
         if member is not None and (
-            not member.local
+            session.get("member_id") != member.id
+            or not member.local
             or member.deactivated_at is not None
-            or session.get("auth") != _auth_tag(member)
         ):
             member = None
         g.member = member
     return cast(Member | None, g.member)
 
 
-def _auth_tag(member: Member) -> str:
-    """Changes when the password changes, so other sessions of that account end."""
-    return (member.password_hash or "")[-16:]
-
-
 def sign_in(member: Member) -> None:
     session.clear()
+    session["sid"] = signin.open_session(db(), member)
     session["member_id"] = member.id
-    session["auth"] = _auth_tag(member)
     session.permanent = True
     g.member = member
 
 
-def sign_out() -> None:
+def sign_out(*, everywhere: bool = False) -> None:
+    """End this session (and with ``everywhere`` every other session of the member); the
+    caller commits."""
+    member = current_member()
+    if everywhere and member is not None:
+        signin.close_all_sessions(db(), member.id)
+    signin.close_session(db(), session.get("sid"))
     session.clear()
     g.pop("member", None)
 
@@ -112,10 +116,19 @@ def admin_required(view: F) -> F:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never redirect a signed-in member to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.home")
+    """Only same-site relative paths: never redirect a signed-in member to another site.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/", a tab,
+    "/evil.example" is "//evil.example": anything with a control character, whitespace or a
+    backslash is refused, as is anything with a scheme or a host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.home")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
+        return url_for("home.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("home.home")
+    return target
 
 
 def blueprints() -> tuple[Blueprint, ...]:

@@ -91,6 +91,7 @@ def callback() -> Any:
         )
     target = safe_next(cookie.pop(NEXT_KEY, None))
     sign_in(member)
+    db().commit()  # the server-side session row (profiles.signin)
     flash(_("Welcome back, %(name)s.", name=member.name or member.username))
     return redirect(target)
 

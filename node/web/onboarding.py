@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from node.onboarding import invite, send_reset
 from node.web import admin_required, ctx, db, sign_in, state
-from profiles import invitations
+from profiles import invitations, signin
 from profiles.errors import ValidationError
 from profiles.tokens import TokenError
 
@@ -74,6 +74,7 @@ def accept(token: str) -> Any:
         return _invalid_link(exc)
     session.commit()
     sign_in(member)
+    session.commit()  # the server-side session row (profiles.signin)
     flash(_("Welcome, %(name)s. Your password is set.", name=member.name or member.username))
     return redirect(url_for("profile.edit_profile"))
 
@@ -127,7 +128,9 @@ def reset(token: str) -> Any:
         session.rollback()
         return _invalid_link(exc)
     session.commit()
-    sign_in(member)  # a new password hash: every other session of the account ends
+    signin.close_all_sessions(session, member.id)  # a new password: other sessions end
+    sign_in(member)
+    session.commit()
     flash(_("Your new password is set."))
     return redirect(url_for("home.home"))
 

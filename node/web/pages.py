@@ -47,7 +47,7 @@ def avatar_url(member: Member) -> str | None:
     if not member.avatar:
         return None
     if member.avatar.startswith(("https://", "http://")):
-        return member.avatar  # a partner's member: their node serves it
+        return None  # never hot-linked: shown once the worker has fetched our own copy
     return url_for("members.avatar", name=member.avatar)
 
 
@@ -62,6 +62,19 @@ def page_url(page: int) -> str:
     args = request.args.copy()
     args["page"] = str(page)
     return url_for(request.endpoint or "home.home", **request.view_args or {}, **args)
+
+
+def author_visible(call: Call) -> bool:
+    """May the current viewer learn who wrote ``call``? (:func:`profiles.visibility.
+    author_shown`; else pages, API and feeds say "a member of <coop>".)"""
+    author = call.author
+    audience = visibility.viewer_audience(current_member())
+    return visibility.author_shown(author.visibility, local=author.local, audience=audience)
+
+
+@bp.app_template_global()
+def author_shown(call: Call) -> bool:
+    return author_visible(call)
 
 
 @bp.app_template_global()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ from federation.errors import (
     PayloadTooLarge,
 )
 from federation.inbox import HandlerRegistry, InboxContext
-from federation.iri import host_of, is_http_iri
+from federation.iri import host_of, is_http_iri, same_host
 from profiles.ap.keys import KeyStore
 from profiles.ap.partnerships import Partnerships
 from profiles.ap.remote_rows import call_author
@@ -102,6 +103,26 @@ class CollabInbox:
 
     # -- authorisation (shared by check and the handlers; no writes) ----------------------------
 
+    def _speaks_for_author(self, call: Call, actor: str) -> bool:
+        """Does ``actor`` act as ``call``'s author? The author, or, for a partner's call whose
+        author is hidden from us (it came attributed to its coop's calls Group, FEDERATION.md
+        "Calls by hidden authors"), an actor of the call's own node: that node speaks for its
+        hidden author (the author's decisions and messages are signed by the author there), as
+        it does for its members' deletes."""
+        if actor == call.author.ap_id:
+            return True
+        return (
+            not call.local
+            and urlsplit(call.author.ap_id).path == "/groups/calls"
+            and same_host(call.author.ap_id, call.ap_id)
+            and host_of(actor) == host_of(call.ap_id)
+        )
+
+    def _author_addresses(self, call: Call) -> set[str]:
+        """What a partner may address as the author of our ``call``: the author, and the calls
+        Group that speaks for the call on the wire when its author is hidden."""
+        return {call.author.ap_id, self.keys.calls_iri} if call.local else {call.author.ap_id}
+
     def _offer_call(self, session: Session, activity: vocab.Activity) -> tuple[Call, str]:
         raw = activity.raw
         call = session.scalar(
@@ -114,7 +135,7 @@ class CollabInbox:
         if call.author.ap_id == activity.actor:
             raise Forbidden("the author cannot respond to their own call")
         _private(activity)
-        if list(activity.to) != [call.author.ap_id]:
+        if len(activity.to) != 1 or activity.to[0] not in self._author_addresses(call):
             raise BadRequest("an Offer is addressed to the call's author only")
         message = _text_of(raw, text.RESPONSE_MESSAGE_MAX)
         known = session.scalar(select(Response).where(Response.ap_id == activity.id))
@@ -134,14 +155,16 @@ class CollabInbox:
         call = response.call
         if response.responder is None or not response.responder.local:
             raise Forbidden("not an offer a member of ours sent")
-        if activity.actor != call.author.ap_id or host_of(call.ap_id) != host_of(activity.actor):
+        if not self._speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
+            activity.actor
+        ):
             raise Forbidden("only the call's author decides")
         _private(activity)
         result = activity.raw.get("result")
         if isinstance(result, dict):
             owner = vocab.first_iri(result.get("attributedTo"))
             rid = result.get("id")
-            if (owner is not None and owner != activity.actor) or (
+            if (owner is not None and not self._speaks_for_author(call, owner)) or (
                 isinstance(rid, str) and host_of(rid) != host_of(activity.actor)
             ):
                 raise Forbidden("the Agreement is the author's own")
@@ -174,7 +197,11 @@ class CollabInbox:
         )
         if invitation is None:
             return None
-        if activity.actor != invitation.inviter.ap_id or invitation.call.local:
+        inviter = activity.actor == invitation.inviter.ap_id or (
+            invitation.inviter.ap_id == invitation.call.author.ap_id
+            and self._speaks_for_author(invitation.call, activity.actor)
+        )
+        if not inviter or invitation.call.local:
             raise Forbidden("only the inviter cancels")
         return invitation
 
@@ -184,7 +211,9 @@ class CollabInbox:
         )
         if call is None:
             raise NotFound("no such call")
-        if call.author.ap_id != activity.actor or host_of(call.ap_id) != host_of(activity.actor):
+        if not self._speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
+            activity.actor
+        ):
             raise Forbidden("only the call's author invites")
         if self.partnerships.active_partner_for_host(session, host_of(activity.actor)) is None:
             raise Forbidden("invitations come from partner coops")
@@ -239,12 +268,15 @@ class CollabInbox:
                 return None
             _text_of(note, text.MESSAGE_MAX)
             return NoteTarget(call=call)
-        a, b = parties(thread)
-        if activity.actor not in (a, b):
+        a, b = parties(thread)  # (author or inviter, responder or invitee)
+        as_author = activity.actor == a or self._speaks_for_author(thread.call, activity.actor)
+        if activity.actor != b and not as_author:
             raise Forbidden("only the two parties write in a thread")
-        other = b if activity.actor == a else a
+        other = b if as_author and activity.actor != b else a
         addressed = {*vocab.as_list(note.get("to")), *vocab.as_list(note.get("cc"))}
         addressed |= {*activity.to, *activity.cc}
+        if other == a and thread.call.local and addressed <= self._author_addresses(thread.call):
+            addressed = {a}  # the responder wrote to the calls Group speaking for the author
         if addressed != {other}:
             raise Forbidden("a thread message goes to the other party only")
         if session.scalar(select(Member.id).where(Member.ap_id == other, Member.local)) is None:
@@ -263,7 +295,7 @@ class CollabInbox:
         )
         if call is None:
             raise NotFound("no such call")
-        if call.author.ap_id != activity.actor:
+        if not self._speaks_for_author(call, activity.actor):
             raise Forbidden("only the call's author sends its team")
         _private(activity)
         return call

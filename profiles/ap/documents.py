@@ -151,7 +151,7 @@ class Documents:
             "published": page.get("published"),
             "object": page,
             "to": [PUBLIC],
-            "cc": [f"{self.keys.calls_iri}/followers", call.author.ap_id],
+            "cc": [f"{self.keys.calls_iri}/followers", page["attributedTo"]],
         }
 
 

@@ -21,7 +21,7 @@ from federation.errors import BadRequest, Forbidden
 from federation.inbox import FollowDecision, HandlerRegistry, InboxContext
 from federation.iri import host_of, same_host
 from federation.models import Following
-from profiles import events
+from profiles import events, privacy
 from profiles.ap.collab import CollabInbox
 from profiles.ap.keys import KeyStore
 from profiles.ap.mapping import parse_call, parse_person
@@ -30,7 +30,7 @@ from profiles.ap.publishing import forget_partner_inboxes
 from profiles.ap.remote_rows import store_call
 from profiles.members import save_remote_member
 from profiles.models import Call, Member, Partnership
-from profiles.visibility import federated
+from profiles.visibility import follow_decision
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,11 @@ class InboxHandlers:
         if local == self.keys.calls_iri:
             return "accept"
         member = session.scalar(select(Member).where(Member.ap_id == local, Member.local))
-        if member is None or not federated(member.visibility):
-            return "reject"
-        return "accept"
+        if member is None:
+            return "ignore"
+        # A member hidden from the follower is, for it, no such actor: no Reject sent as them.
+        partner = self.partnerships.active_partner_for_host(session, follower.host)
+        return follow_decision(member.visibility, follower_is_partner=partner is not None)
 
     def on_actor_deleted(self, session: Session, actor_iri: str) -> None:
         if self.collab is not None:
@@ -102,6 +104,7 @@ class InboxHandlers:
             events.emit(session, events.MEMBER_DELETED, member)
             session.delete(member)
             session.flush()
+            privacy.purge_remote_actor(session, actor_iri)  # the cache, not only ``gone``
         partner = self.partnerships.partner_by_actor(session, actor_iri)
         if partner is not None:
             self.partnerships.end_partnership(session, partner)
@@ -153,6 +156,7 @@ class InboxHandlers:
             session.delete(member)
             if self.collab is not None:
                 self.collab.forget(session, target)
+            privacy.purge_remote_actor(session, target)
         call = session.scalar(
             select(Call)
             .where(Call.ap_id == target, Call.local.is_(False))
@@ -161,6 +165,7 @@ class InboxHandlers:
         if call is not None and (by_coop or call.author.ap_id == activity.actor):
             events.emit(session, events.CALL_DELETED, call)
             session.delete(call)
+            privacy.purge_remote_object(session, target)
         session.flush()
 
     def _on_accept(self, session: Session, activity: vocab.Activity, ictx: InboxContext) -> None:

@@ -248,10 +248,22 @@ def _digest(call: Call) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def wire_actor(ctx: NodeContext, call: Call) -> str:
+    """Who a local call is by on the wire (``attributedTo``, the actor of its Create, Update
+    and Delete): its author when everyone the call reaches may see the author's profile
+    (:func:`profiles.visibility.call_names_author`), else the coop's calls Group."""
+    if visibility.call_names_author(call.visibility, call.author.visibility):
+        return call.author.ap_id
+    return calls_actor_iri(ctx)
+
+
 def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]:
     """The ``Page`` document of a local call."""
     lang = call.language
+    by = wire_actor(ctx, call)
     to, cc = audience(ctx, call.author, call.visibility)
+    if by != call.author.ap_id:  # the Group speaks for a hidden author: no trace of them
+        cc = [c for c in cc if not c.startswith(call.author.ap_id)]
     if Recipients.GROUP_FOLLOWERS in visibility.recipients(call.visibility, kind="call"):
         cc.append(calls_actor_iri(ctx) + "/followers")
     skills = call.required_skills + call.optional_skills
@@ -259,7 +271,7 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
         "@context": context_for("object"),
         "id": call.ap_id,
         "type": "Page",
-        "attributedTo": call.author.ap_id,
+        "attributedTo": by,
         C["title"]: call.title,
         "summary": _digest(call),
         C["description"]: call.description,

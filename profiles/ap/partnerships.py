@@ -18,7 +18,7 @@ from federation.inbox import accept_follower
 from federation.iri import is_http_iri
 from federation.models import Follower, Following
 from federation.webfinger import webfinger_lookup
-from profiles import events
+from profiles import events, privacy
 from profiles.ap.addressing import new_id
 from profiles.ap.keys import KeyStore
 from profiles.ap.publishing import forget_partner_inboxes, send
@@ -223,6 +223,7 @@ class Partnerships:
             )
         )
         purged = self.purge_host(session, partner.domain)
+        privacy.purge_remote_host(session, partner.domain)  # cached actors, inbox bodies
         session.delete(partner)
         session.flush()
         return purged

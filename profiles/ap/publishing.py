@@ -33,6 +33,7 @@ from profiles.ap.addressing import audience, new_id, partners_collection
 from profiles.ap.context import context_for
 from profiles.ap.documents import Documents
 from profiles.ap.keys import KeyStore
+from profiles.ap.mapping import wire_actor
 from profiles.collab.models import MemberConsent
 from profiles.context import NodeContext
 from profiles.models import Call, FederatedObject, Member, Tombstone
@@ -110,6 +111,8 @@ class Publisher:
 
     def _member_saved(self, session: Session, member: Member) -> None:
         seen = self._published(session, member.ap_id)
+        if not is_public(member.visibility) and federated(member.visibility):
+            self._leave_fediverse(session, member)
         if not federated(member.visibility):
             # Partners may hold it from a backfill even if we never sent it ourselves. Not the
             # coops this member agreed to share their profile with when responding to one of
@@ -123,7 +126,9 @@ class Publisher:
                 )
             if seen is not None:
                 session.delete(seen)
-                session.flush()
+            # Told above; for them the member is now no such actor.
+            session.execute(delete(Follower).where(Follower.local_actor == member.ap_id))
+            session.flush()
             return
         targets: list[str] = self.partner_inboxes(session)
         if Recipients.FOLLOWERS in recipients(member.visibility, kind="member"):
@@ -143,6 +148,37 @@ class Publisher:
             }
             send(session, self.keys, activity, actor_iri=member.ap_id, targets=targets)
             self._mark_published(session, member.ap_id, "Person", member.visibility)
+
+    def _leave_fediverse(self, session: Session, member: Member) -> None:
+        """A profile that is no longer public: its fediverse followers (those not on a partner
+        coop's server) get ``Delete`` of the actor, as for a deleted account — Mastodon then
+        drops the account and every post it has of it — and stop being followers (the member
+        is now, for them, no such actor). Partners keep the profile (``Update`` follows)."""
+        followers = session.scalars(
+            select(Follower).where(Follower.local_actor == member.ap_id)
+        ).all()
+        partners = set(self.partner_inboxes(session))
+        gone = [f for f in followers if (f.shared_inbox or f.follower_inbox) not in partners]
+        if not gone:
+            return
+        inboxes = list(dict.fromkeys(f.shared_inbox or f.follower_inbox for f in gone))
+        send(
+            session,
+            self.keys,
+            {
+                "@context": vocab.AS_CONTEXT,
+                "id": new_id(member.ap_id, "delete"),
+                "type": "Delete",
+                "actor": member.ap_id,
+                "object": member.ap_id,
+                "to": [vocab.PUBLIC],
+            },
+            actor_iri=member.ap_id,
+            targets=[i for i in inboxes if i],
+        )
+        for row in gone:
+            session.delete(row)
+        session.flush()
 
     def _retract_person(
         self,
@@ -211,7 +247,7 @@ class Publisher:
         if not federated(call.visibility):
             self._call_deleted(session, call, tombstone=False)
             return
-        author = call.author.ap_id
+        author = wire_actor(self.ctx, call)
         partners = self.partner_inboxes(session)
         reach = recipients(call.visibility, kind="call")
         was_public = seen is not None and is_public(seen.visibility)
@@ -220,7 +256,8 @@ class Publisher:
             self._unpublicize(session, call, partners, group_inboxes)
             was_public = False
         targets: list[str] = list(partners)
-        if Recipients.FOLLOWERS in reach:  # partners-only calls stay with partners
+        if Recipients.FOLLOWERS in reach and author == call.author.ap_id:
+            # partners-only calls stay with partners; a hidden author's followers get nothing
             targets.extend(outbox.followers_inboxes(session, author))
         if Recipients.GROUP_FOLLOWERS in reach:
             targets.extend(group_inboxes)
@@ -250,16 +287,17 @@ class Publisher:
         """Queue ``kind`` (Create or Update) of the call's Page by its author; returns the
         Page."""
         page = self.docs.page(session, call)
+        actor = page["attributedTo"]
         activity = {
             "@context": context_for("object"),
             "id": new_id(call.ap_id, kind.lower()),
             "type": kind,
-            "actor": call.author.ap_id,
+            "actor": actor,
             "object": page,
             "to": page["to"],
             "cc": page["cc"],
         }
-        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+        send(session, self.keys, activity, actor_iri=actor, targets=targets)
         return page
 
     def _unpublicize(
@@ -268,6 +306,8 @@ class Publisher:
         """Public → partners only: the public audience must lose it (Mastodon applies an
         Update's new text to the status it has, whatever the new addressing says)."""
         author_followers = outbox.followers_inboxes(session, call.author.ap_id)
+        # The Group's outbox listed it while it was public, whether or not anyone followed
+        # then: its followers (and the author's) lose it now.
         public_audience = [
             i for i in dict.fromkeys(author_followers + group_inboxes) if i not in partners
         ]
@@ -279,15 +319,16 @@ class Publisher:
         """Delete(Tombstone) of ``call`` to ``targets`` (nothing if there are none)."""
         if not targets:
             return
+        actor = wire_actor(self.ctx, call)
         activity = {
             "@context": vocab.AS_CONTEXT,
             "id": new_id(call.ap_id, "delete"),
             "type": "Delete",
-            "actor": call.author.ap_id,
+            "actor": actor,
             "object": {"id": call.ap_id, "type": "Tombstone", "formerType": former_type("Page")},
             "to": [vocab.PUBLIC] if public else [partners_collection(self.ctx)],
         }
-        send(session, self.keys, activity, actor_iri=call.author.ap_id, targets=targets)
+        send(session, self.keys, activity, actor_iri=actor, targets=targets)
 
     def _call_deleted(self, session: Session, call: Call, *, tombstone: bool = True) -> None:
         seen = self._published(session, call.ap_id)

@@ -17,6 +17,7 @@ from profiles.calls import save_remote_call
 from profiles.members import save_remote_member
 from profiles.models import Call, Member, Partnership
 from profiles.remote import RemoteCall, RemoteProfile
+from profiles.visibility import Visibility
 
 
 def call_author(session: Session, actors: RemoteActors, iri: str, partner: Partnership) -> Member:
@@ -25,12 +26,19 @@ def call_author(session: Session, actors: RemoteActors, iri: str, partner: Partn
     if member is not None:
         return member
     actor = actors.get(iri)
+    raw = actor.raw
+    if raw.get("type") == "Person" and raw.get("visibility") == Visibility.COOP.value:
+        # A coop-only member of the partner serves us their actor only after agreeing to share
+        # their profile with our coop (responding to one of our calls, profiles.collab): for
+        # us they are then as a partners-level member.
+        raw = {**raw, "visibility": Visibility.PARTNERS.value}
     try:
-        record = parse_person(actor.raw, coop_name=partner.name)
+        record = parse_person(raw, coop_name=partner.name)
     except BadRequest:
-        # A coop-only author: keep a stub (name only) so the call has an author.
+        # Not a Person we may see: the partner's calls Group speaking for an author its
+        # visibility hides from us. A nameless coop-level stub, shown as "a member of <coop>".
         record = RemoteProfile.stub(
-            actor.id, actor.host, actor.preferred_username, actor.name, partner.name
+            actor.id, actor.host, actor.preferred_username or "calls", "", partner.name
         )
     return save_remote_member(session, record)
 

@@ -166,7 +166,7 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
     call = add_call(state, "alice", "Sound engineer wanted")
     deleted = add_call(state, "alice", "Light designer wanted")
     _update_and_delete_a_call(state, "Light designer wanted")
-    pat = add_member(state, "pat", visibility="partners")  # bare actor for strangers
+    pat = add_member(state, "pat", visibility="partners")  # no such actor for strangers
     bea = add_member(state, "bea")
     _delete_member(state, "bea")  # Delete of the actor, Delete(Tombstone) from the coop
     _reject_a_partnership(state)
@@ -179,13 +179,13 @@ def served(make_node: Any) -> dict[str, dict[str, Any]]:
         assert response.status_code == status, f"GET {path}: {response.status_code}"
         return dict(response.get_json())
 
+    assert client.get(pat.removeprefix(state.ctx.base_url), headers=AP).status_code == 404
     docs = {
         "Person": get(alice),
         "Organization": get(fed.coop.instance_iri),
         "Group": get(calls_iri),
         "Page": get(call),
         "Tombstone": get(deleted, status=410),
-        "Person (bare)": get(pat),
         "Tombstone (Person)": get(bea, status=410),
     }
     for name, url in [
@@ -283,7 +283,6 @@ EXPECTED = {
     "Reject",
     "Undo",
     "Delete (actor)",
-    "Person (bare)",
     "Tombstone (Person)",
     "Organization outbox",
     "Organization followers",

@@ -20,6 +20,9 @@ from profiles.visibility import (
     Recipients,
     Visibility,
     actor_served,
+    author_shown,
+    call_names_author,
+    follow_decision,
     full_actor,
     matchable,
     may_view,
@@ -87,11 +90,31 @@ def test_the_sql_clause_selects_exactly_what_may_view_allows(audience):
     assert got == expected
 
 
-def test_actor_documents_are_full_only_for_the_audience_the_member_chose():
+def test_a_member_exists_only_for_the_audience_the_member_chose():
+    # Issue 10, leaks 1-3: no bare actor any more; hidden = as if there were no such member.
     assert full_actor(P, PUB) and full_actor(R, PART) and not full_actor(R, PUB)
     assert not full_actor(C, PART) and full_actor(C, COOP)
-    assert actor_served(P, PUB) and actor_served(R, PUB)
-    assert not actor_served(C, PUB) and actor_served(C, PART)
+    assert actor_served(P, PUB) and actor_served(R, PART) and not actor_served(R, PUB)
+    assert not actor_served(C, PUB) and not actor_served(C, PART) and actor_served(C, COOP)
+    assert follow_decision(P, follower_is_partner=False) == "accept"
+    assert follow_decision(R, follower_is_partner=True) == "accept"
+    assert follow_decision(R, follower_is_partner=False) == "ignore"
+    assert follow_decision(C, follower_is_partner=True) == "ignore"
+
+
+def test_a_call_never_reveals_more_of_its_author_than_the_author_allows():
+    for author in (P, R, C):
+        for audience in (PUB, PART, COOP):
+            shown = author_shown(author, local=True, audience=audience)
+            assert shown == actor_served(author, audience)
+    assert not author_shown(C, local=False, audience=COOP)  # a partner's stub: never named
+    assert author_shown(R, local=False, audience=COOP) and not author_shown(
+        R, local=False, audience=PUB
+    )
+    # On the wire the author is named only if everyone the call reaches may see them.
+    assert call_names_author(P, P) and call_names_author(R, R) and call_names_author(R, P)
+    assert not call_names_author(P, R) and not call_names_author(P, C)
+    assert not call_names_author(R, C)
 
 
 def test_only_public_things_reach_the_fediverse_and_coop_things_reach_nobody():
