@@ -13,14 +13,15 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from federation import delivery, inbox, outbox, policy, retry, signatures
+from federation import delivery, inbox, outbox, policy, retry, signatures, transient
 from federation.actors import RemoteActors
 from federation.errors import FederationError
 from federation.models import ActorBlock, DomainPolicyEntry
@@ -35,8 +36,9 @@ from profiles.models import Member, Partnership
 log = logging.getLogger("coopfed.federation")
 
 _NO_LOCK = contextlib.nullcontext()
-# SQLite: attempts of one inbox POST whose write lost the race with another process.
-SQLITE_BUSY_ATTEMPTS = 3
+# How long an inbox POST retries a transient database failure before answering 5xx (a proxy
+# in front usually gives up after 60 s).
+RECEIVE_RETRY_SECONDS = 20.0
 INBOX_BATCH = 50
 BACKFILL_BATCH = 2
 
@@ -53,7 +55,8 @@ class NodeFederation:
         # recently, and the generation of this node's domain policy.
         self.host_health = retry.HostHealth()
         self.policy_changes = policy.PolicyChanges()
-        self.policy = CachedPolicy(state.session, ttl=5.0, changes=self.policy_changes)
+        # Read sessions: the policy is loaded inside other transactions (the inbox's).
+        self.policy = CachedPolicy(state.read_session_factory, ttl=5.0, changes=self.policy_changes)
         self.transport = Transport(
             user_agent=f"coopfed/0.1 (+{settings.base_url}/)",
             dev_mode=settings.dev_mode,
@@ -69,7 +72,8 @@ class NodeFederation:
         # The coop's side of federation (documents, publishing, partnerships, inbound handlers).
         self.coop = CoopFederation(
             state.ctx,
-            session_factory=state.session,
+            session_factory=state.read_session_factory,
+            write_session_factory=state.write_session_factory,
             vocabulary=state.vocabulary.get,
             avatar_url=self.avatar_url,
         )
@@ -86,11 +90,12 @@ class NodeFederation:
         self._sqlite_lock = threading.Lock()
         self.worker_id = f"{state.ctx.domain}-{os.getpid()}-{id(self):x}"
         self.deliveries = delivery.DeliveryWorker(
-            state.session,
+            state.write_session_factory,
             self.transport,
             self.coop.resolver,
             self.worker_id,
             health=self.host_health,
+            read_session_factory=state.read_session_factory,
         )
 
     def avatar_url(self, member: Member) -> str | None:
@@ -114,15 +119,23 @@ class NodeFederation:
     # -- inbox ----------------------------------------------------------------------------------
 
     def receive(self, *, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
-        """POST to any of our inboxes (one shared path: the activity says who it is for)."""
-        # SQLite (embedded mode): a transaction that reads, then writes fails at once with
-        # "database is locked" (no busy wait) if another connection wrote in between, which
-        # concurrent POSTs do. One receive at a time per process there; PostgreSQL runs freely.
+        """POST to any of our inboxes (one shared path: the activity says who it is for).
+
+        On SQLite every transaction of it begins with ``BEGIN IMMEDIATE`` (a write session), so
+        it waits for the write lock (busy_timeout) instead of failing. The process lock keeps
+        this process's receives from queueing on SQLite's lock one behind the other in its busy
+        handler (which sleeps); PostgreSQL runs freely. A transient failure left over (the
+        lock held longer than busy_timeout, a database restart) is retried on a fresh
+        transaction for up to :data:`RECEIVE_RETRY_SECONDS`: nothing was kept meanwhile
+        (``inbox.receive`` rolled back), so a 202 is answered only once the item is stored.
+        """
         sqlite = self.state.engine.dialect.name == "sqlite"
         lock = self._sqlite_lock if sqlite else _NO_LOCK
-        for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
+        give_up = time.monotonic() + RECEIVE_RETRY_SECONDS
+        delay = 0.05
+        while True:
             try:
-                with lock, self.state.session() as session:
+                with lock, self.state.write_session_factory() as session:
                     return inbox.receive(
                         session,
                         method="POST",
@@ -137,16 +150,12 @@ class NodeFederation:
                         max_bytes=min(inbox.MAX_BYTES, self.state.settings.max_request_bytes),
                         health=self.host_health,
                     )
-            except OperationalError as exc:
-                # The lock above is per process: with several (gunicorn -w 2) a transaction that
-                # read before another process committed cannot write (SQLITE_BUSY_SNAPSHOT, no
-                # busy wait). inbox.receive writes the item in a fresh transaction, but fetching
-                # a sender's key reads then writes. Nothing was kept (inbox.receive rolled
-                # back), so the whole POST is simply tried again on a fresh snapshot.
-                if not (sqlite and _sqlite_busy(exc)) or attempt == SQLITE_BUSY_ATTEMPTS:
+            except (OperationalError, DBAPIError) as exc:
+                if not transient.is_transient(exc) or time.monotonic() + delay > give_up:
                     raise
-                log.debug("inbox POST retried after SQLite busy (attempt %d)", attempt)
-        raise AssertionError("unreachable")
+                log.info("inbox POST retried after a transient failure: %s", transient.reason(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def signed_partner(
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]
@@ -171,7 +180,9 @@ class NodeFederation:
     # -- worker jobs ----------------------------------------------------------------------------
 
     def job_inbox(self, state: NodeState) -> int:
-        with state.session() as session:
+        # A write session: each item's transaction holds SQLite's write lock from its first read
+        # (the item) to its commit, so a handler's writes cannot fail for a concurrent commit.
+        with state.write_session_factory() as session:
             actors = self._committed_actors(session)
             return inbox.process_pending(session, self.registry, INBOX_BATCH, actors=actors)
 
@@ -180,7 +191,7 @@ class NodeFederation:
 
     def job_backfill(self, state: NodeState) -> int:
         done = 0
-        with state.session() as session:
+        with state.write_session_factory() as session:
             ids = session.scalars(
                 select(Partnership.id)
                 .where(Partnership.backfill_due.is_(True), Partnership.state == "active")
@@ -191,11 +202,16 @@ class NodeFederation:
                 if partner is None:
                     continue
                 try:
-                    done += self.coop.backfill(session, self.actors(session), partner)
+                    done += self.coop.backfill(
+                        session, self.actors(session), partner, page_done=session.commit
+                    )
                     session.commit()
-                except FederationError as exc:
+                except (FederationError, DBAPIError) as exc:
                     session.rollback()
-                    log.warning("backfill from partner %s failed: %s", pid, exc)
+                    if isinstance(exc, DBAPIError) and not transient.is_transient(exc):
+                        raise
+                    # Still due: tried again next round (storing is idempotent).
+                    log.warning("backfill from partner %s: %s", pid, transient.reason(exc))
         return done
 
     # -- following fediverse accounts -----------------------------------------------------------
@@ -215,23 +231,21 @@ class NodeFederation:
     def job_outbox_upgrade(self, state: NodeState) -> int:
         """Stored outbox rows brought up to the current format, a batch per round, until done
         (then a cached no-op). ``coopfed db upgrade`` does all of it at once."""
-        with state.session() as session:
+        with state.write_session() as session:
             if not self.coop.outbox_upgrade.pending(session):
                 return 0
-            done = self.coop.outbox_upgrade.run_batch(session)
-            session.commit()
-            return done
+            return self.coop.outbox_upgrade.run_batch(session)
 
     def upgrade_outbox(self) -> int:
         """Every stored outbox row to the current format now; how many were rewritten."""
-        with self.state.session() as session:
+        with self.state.write_session_factory() as session:
             return self.coop.outbox_upgrade.run_all(session)
 
     # -- administration -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         """Delivery counts per state and per remote host (``federation.delivery.health``)."""
-        with self.state.session() as session:
+        with self.state.read_session() as session:
             return delivery.health(session)
 
     def blocks(self, session: Session) -> tuple[list[DomainPolicyEntry], list[ActorBlock]]:
@@ -251,10 +265,6 @@ class NodeFederation:
 
     def unblock_actor(self, session: Session, iri: str) -> None:
         DomainPolicy(session).unblock_actor(iri)
-
-
-def _sqlite_busy(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def install(state: NodeState) -> NodeFederation:

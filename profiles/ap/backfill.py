@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,9 +44,18 @@ class Backfill:
             nxt = doc.get("next")
             url = nxt if isinstance(nxt, str) and same_host(nxt, origin) else None
 
-    def backfill(self, session: Session, actors: RemoteActors, partner: Partnership) -> int:
+    def backfill(
+        self,
+        session: Session,
+        actors: RemoteActors,
+        partner: Partnership,
+        page_done: Callable[[], None] | None = None,
+    ) -> int:
         """Page the partner's member and call collections (signed GETs, bounded) into our
-        tables. Returns how many rows were stored."""
+        tables. Returns how many rows were stored. ``page_done`` (e.g. ``session.commit``) runs
+        after each page is stored: the next page is then fetched outside any transaction (on
+        SQLite a write transaction held across network fetches blocks every other writer);
+        storing is idempotent, so an interrupted backfill is simply done again."""
         signer = self.keys.signer(session)
         stored = 0
         for kind in ("members", "calls"):
@@ -55,6 +64,8 @@ class Backfill:
                 for item in items:
                     if isinstance(item, dict) and same_host(str(item.get("id", "")), partner.actor):
                         stored += _store(session, actors, partner, kind, item)
+                if page_done is not None:
+                    page_done()
         partner.backfill_due = False
         partner.backfilled_at = utcnow()
         session.flush()

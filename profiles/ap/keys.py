@@ -45,9 +45,15 @@ class KeyStore:
     """The keys of one node's actors. ``session_factory`` gives a Session of the node (the
     resolvers run in delivery worker threads, each with a short session of its own)."""
 
-    def __init__(self, ctx: NodeContext, session_factory: Callable[[], Session]) -> None:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        session_factory: Callable[[], Session],
+        write_session_factory: Callable[[], Session] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.session_factory = session_factory
+        self.write_session_factory = write_session_factory or session_factory
         self.instance_iri = instance_actor_iri(ctx)
         self.calls_iri = calls_actor_iri(ctx)
         self._key_lock = threading.Lock()
@@ -170,8 +176,9 @@ class KeyStore:
         return None
 
     def resolver(self, actor_iri: str) -> tuple[str, str] | None:
-        """A :class:`federation.actors.LocalActorResolver` with its own short session."""
-        with self.session_factory() as session:
+        """A :class:`federation.actors.LocalActorResolver` with its own short session (a write
+        session: a deleted member's or an imported member's key may be made here)."""
+        with self.write_session_factory() as session:
             found = self.key_for(session, actor_iri)
             session.commit()
             return found
