@@ -18,6 +18,7 @@ from profiles import events, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
 from profiles.fields import Link, ProfileData, ProfileFields, max_length
+from profiles.member_keys import give_keys
 from profiles.models import (
     AvailabilityRange,
     LoginAttempt,
@@ -197,6 +198,7 @@ def create_member(
         coop_name=ctx.name,
         name=username,
     )
+    give_keys(member)  # with the member: serving its actor (a GET) never writes
     session.add(member)
     if profile is not None:
         if vocab is None:

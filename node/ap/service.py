@@ -28,6 +28,7 @@ from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
+from profiles import member_keys
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -40,6 +41,7 @@ _NO_LOCK = contextlib.nullcontext()
 # in front usually gives up after 60 s).
 RECEIVE_RETRY_SECONDS = 20.0
 INBOX_BATCH = 50
+KEYS_RECHECK_SECONDS = 60.0
 BACKFILL_BATCH = 2
 
 # What an administrator's federation action (partnerships, blocks) may raise: the engine's
@@ -88,6 +90,7 @@ class NodeFederation:
             }
         )
         self._sqlite_lock = threading.Lock()
+        self._keys_idle_until = 0.0
         self.worker_id = f"{state.ctx.domain}-{os.getpid()}-{id(self):x}"
         self.deliveries = delivery.DeliveryWorker(
             state.write_session_factory,
@@ -157,22 +160,60 @@ class NodeFederation:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    # -- keys -----------------------------------------------------------------------------------
+
+    def ensure_node_keys(self) -> None:
+        """The coop's and the calls Group's keys exist (made once, in a write session of their
+        own: the worker's first round does it; a GET that comes first too, so the GET's own
+        session still only reads). A no-op once they are cached."""
+        keys = self.coop.keys
+        if keys.node_keys_cached():
+            return
+        with self.state.write_session() as session:
+            for which in ("coop", "calls"):
+                keys.meta_private(session, which)
+                keys.meta_ed25519(session, which)
+        with self.state.read_session() as session:  # caches them (see KeyStore._meta_key)
+            for which in ("coop", "calls"):
+                keys.meta_private(session, which)
+                keys.meta_ed25519(session, which)
+
+    def job_member_keys(self, state: NodeState) -> int:
+        """Worker job: the node's keys, then the keys of members created without (bulk imports,
+        databases from before keys were made with the member), a batch per round. Checks again
+        every :data:`KEYS_RECHECK_SECONDS` once none is missing."""
+        self.ensure_node_keys()
+        if time.monotonic() < self._keys_idle_until:
+            return 0
+        with state.write_session() as session:
+            made = member_keys.make_missing(session)
+        if made == 0:
+            self._keys_idle_until = time.monotonic() + KEYS_RECHECK_SECONDS
+        return made
+
     def signed_partner(
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]
     ) -> Partnership | None:
         """The active partner whose instance actor signed this GET, else None (unsigned or
-        invalid signatures are simply not partners: public data is still served)."""
+        invalid signatures are simply not partners: public data is still served).
+
+        ``session`` (the GET's) only reads: the signature is checked in a write session of its
+        own, which keeps the signer's key if it had to be fetched (a cache of remote data)."""
         if not any(k.lower() == "signature" or k.lower() == "signature-input" for k in headers):
             return None
-        actors = self.actors(session)
-        try:
-            verified = signatures.verify_request(method, url, dict(headers), b"", actors.key_lookup)
-            key = verified.key or actors.key_lookup(verified.key_id)
-        except FederationError as exc:
-            log.info("signed GET refused: %s", exc)
-            session.rollback()
-            return None
-        session.commit()  # keep the fetched key
+        self.ensure_node_keys()  # signs the key fetch
+        with self.state.write_session_factory() as own:
+            actors = self.actors(own)
+            try:
+                verified = signatures.verify_request(
+                    method, url, dict(headers), b"", actors.key_lookup
+                )
+                key = verified.key or actors.key_lookup(verified.key_id)
+            except FederationError as exc:
+                log.info("signed GET refused: %s", exc)
+                own.rollback()
+                return None
+            own.commit()  # keep the fetched key
         return session.scalar(
             select(Partnership).where(Partnership.actor == key.owner, Partnership.state == "active")
         )
@@ -274,6 +315,7 @@ def install(state: NodeState) -> NodeFederation:
     fed = NodeFederation(state)
     state.federation = fed
     state.listeners.append(fed.coop.on_event)
+    register_job(state, "profiles.member_keys", fed.job_member_keys)
     register_job(state, "federation.inbox", fed.job_inbox)
     register_job(state, "federation.deliveries", fed.job_deliveries)
     register_job(state, "federation.backfill", fed.job_backfill)

@@ -1,8 +1,9 @@
 """The keys of a node's actors: RSA (HTTP signatures) and Ed25519 (FEP-8b32 proofs).
 
-Keys are RSA-2048, made lazily on the first request that needs them (serving an actor document,
-signing a delivery) — never during a bulk import. Publishing never needs an RSA key: an embedded
-``Person`` of a member without one yet is sent without ``publicKey``.
+Keys are RSA-2048, made with the member (:mod:`profiles.member_keys`; for bulk imports by the
+worker, in batches) and by the delivery worker's resolver if still missing — never by a GET: a
+member's actor without a key yet is served without ``publicKey``. Publishing never needs an RSA
+key: an embedded ``Person`` of a member without one yet is sent without ``publicKey``.
 
 Every actor also has an Ed25519 key (FEP-521a ``Multikey`` ``ACTOR#ed25519-key`` in its
 ``assertionMethod``), made on first use — it costs ~0.1 ms, so publishing makes it: every
@@ -58,6 +59,10 @@ class KeyStore:
         self.calls_iri = calls_actor_iri(ctx)
         self._key_lock = threading.Lock()
         self._meta_cache: dict[str, str] = {}
+
+    def node_keys_cached(self) -> bool:
+        """Are the coop's and the calls Group's keys (RSA and Ed25519) known to this process?"""
+        return all(n in self._meta_cache for n in (*_KEY_META.values(), *_ED25519_META.values()))
 
     def meta_private(self, session: Session, which: str) -> str:
         """The private PEM of the coop or calls actor, created on first use (race-safe: the
