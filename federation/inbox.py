@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from federation import proofs, retry, signatures, transient, vocab
@@ -390,6 +390,24 @@ def _record_failure(
             "inbox item %s: cannot record its failure: %s", item_id, transient.reason(second)
         )
         return False
+
+
+def summary(session: Session, limit: int = 20) -> dict[str, Any]:
+    """Inbox items per state, and the refused ones grouped by reason (most frequent first, at
+    most ``limit`` reasons), for the operator (``coopfed deliveries``, the admin page)."""
+    by_state = select(InboxItem.state, func.count()).group_by(InboxItem.state)
+    states = {row[0]: row[1] for row in session.execute(by_state)}
+    refused = session.execute(
+        select(InboxItem.error, func.count())
+        .where(InboxItem.state == "refused")
+        .group_by(InboxItem.error)
+        .order_by(func.count().desc(), InboxItem.error)
+        .limit(limit)
+    ).all()
+    return {
+        "states": {str(k): int(v) for k, v in states.items()},
+        "refused": [(reason or "?", int(n)) for reason, n in refused],
+    }
 
 
 def _dispatch(

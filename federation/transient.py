@@ -8,8 +8,8 @@
   :class:`BadRequest`, a 4xx from a peer) or invalid content. Recorded once, with its reason.
 - anything else is a bug: attempts count, and the item fails after a few.
 
-The domain layer marks its own refusals permanent with :func:`mark_permanent` (``federation``
-imports none of ours, so it cannot list the domain's exception types).
+The domain layer marks its own refusals permanent with a class attribute ``permanent = True``
+(``federation`` imports none of ours, so it cannot list the domain's exception types).
 """
 
 from __future__ import annotations
@@ -40,14 +40,6 @@ _DB_TRANSIENT_WORDS = (
     "the database system is",  # … starting up / shutting down / in recovery mode
     "ssl connection has been closed",
 )
-_PERMANENT: list[type[BaseException]] = []
-
-
-def mark_permanent(*types: type[BaseException]) -> None:
-    """Declare exception types (e.g. the domain's validation errors) permanent refusals."""
-    for t in types:
-        if t not in _PERMANENT:
-            _PERMANENT.append(t)
 
 
 def _db_transient(exc: sa_exc.DBAPIError) -> bool:
@@ -77,8 +69,8 @@ def classify(exc: BaseException) -> Kind:
         return "transient"
     if isinstance(exc, FederationError):
         return "permanent"  # Forbidden, BadRequest, NotFound, Gone, SignatureInvalid…
-    if isinstance(exc, tuple(_PERMANENT)):
-        return "permanent"
+    if getattr(exc, "permanent", False) is True:
+        return "permanent"  # e.g. the domain's ValidationError, PermissionDenied
     return "error"
 
 

@@ -285,9 +285,11 @@ class NodeFederation:
     # -- administration -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """Delivery counts per state and per remote host (``federation.delivery.health``)."""
+        """Delivery counts per state and per remote host (``federation.delivery.health``), and
+        under ``"inbox"`` the inbox items per state with the refused ones by reason
+        (``federation.inbox.summary``)."""
         with self.state.read_session() as session:
-            return delivery.health(session)
+            return {**delivery.health(session), "inbox": inbox.summary(session)}
 
     def blocks(self, session: Session) -> tuple[list[DomainPolicyEntry], list[ActorBlock]]:
         """The domain policy entries and the blocked actors, sorted for display."""
