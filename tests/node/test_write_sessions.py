@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import need
 from node.db import NestedWriteError
 from profiles.models import NodeMeta
+from tests.conftest import need
 
 
 @pytest.fixture
@@ -74,9 +74,8 @@ def test_plain_deferred_sessions_do_fail(state: Any) -> None:
 def test_nested_write_session_is_refused(state: Any) -> None:
     with state.write_session() as outer:
         outer.scalar(select(NodeMeta))
-        with pytest.raises(NestedWriteError):
-            with state.write_session():
-                pass
+        with pytest.raises(NestedWriteError), state.write_session():
+            pass
         inner = state.write_session_factory()
         with pytest.raises(NestedWriteError):
             inner.scalar(select(NodeMeta))
