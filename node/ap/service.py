@@ -124,13 +124,17 @@ class NodeFederation:
     def receive(self, *, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
         """POST to any of our inboxes (one shared path: the activity says who it is for).
 
-        On SQLite every transaction of it begins with ``BEGIN IMMEDIATE`` (a write session), so
-        it waits for the write lock (busy_timeout) instead of failing. The process lock keeps
-        this process's receives from queueing on SQLite's lock one behind the other in its busy
-        handler (which sleeps); PostgreSQL runs freely. A transient failure left over (the
-        lock held longer than busy_timeout, a database restart) is retried on a fresh
-        transaction for up to :data:`RECEIVE_RETRY_SECONDS`: nothing was kept meanwhile
-        (``inbox.receive`` rolled back), so a 202 is answered only once the item is stored.
+        Not a write session, on purpose: the checks (signature verification, the bulk of the
+        work) read, in a deferred transaction, so that several processes (gunicorn -w 2) check
+        in parallel; ``inbox.receive`` then writes the item in a transaction of its own whose
+        first statement is the INSERT — on SQLite such a transaction waits for the write lock
+        (busy_timeout) like ``BEGIN IMMEDIATE`` does. The one read-then-write left is caching a
+        first-seen sender's key: if another connection committed meanwhile it fails with
+        "database is locked", and, like any transient failure (a database restart), the whole
+        POST is tried again on a fresh transaction for up to :data:`RECEIVE_RETRY_SECONDS`.
+        Nothing was kept meanwhile (``inbox.receive`` rolled back): 202 means stored. The
+        process lock keeps this process's POSTs from racing each other for that lock on
+        SQLite; PostgreSQL runs freely.
         """
         sqlite = self.state.engine.dialect.name == "sqlite"
         lock = self._sqlite_lock if sqlite else _NO_LOCK
@@ -138,7 +142,7 @@ class NodeFederation:
         delay = 0.05
         while True:
             try:
-                with lock, self.state.write_session_factory() as session:
+                with lock, self.state.session() as session:
                     return inbox.receive(
                         session,
                         method="POST",
