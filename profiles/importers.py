@@ -71,7 +71,6 @@ from profiles.fields import (
     max_length,
 )
 from profiles.linking import normalise
-from profiles.member_keys import give_proof_key
 from profiles.models import Call, ConceptLabel, Member
 from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE
 from profiles.vocabulary import Vocabulary
@@ -429,8 +428,7 @@ def import_members(
             name=username,
         )
         member_service.apply_profile(member, member_service.validate_profile(profile, vocab))
-        # The Ed25519 key now (cheap); the RSA key from the worker (profiles.member_keys).
-        give_proof_key(member)
+        # No keys here (~40 ms each): the worker makes them in batches (profiles.member_keys).
         session.add(member)
         session.flush()
         events.emit(session, events.MEMBER_SAVED, member)

@@ -189,8 +189,13 @@ class NodeFederation:
         self.ensure_node_keys()
         if time.monotonic() < self._keys_idle_until:
             return 0
-        with state.write_session() as session:
-            made = member_keys.make_missing(session)
+        with state.read_session() as session:
+            ids = member_keys.missing(session)
+        if ids:
+            keys = member_keys.made_keys(ids)  # outside any transaction: RSA takes a while
+            with state.write_session() as session:
+                member_keys.store_keys(session, keys)
+        made = len(ids)
         if made == 0:
             self._keys_idle_until = time.monotonic() + KEYS_RECHECK_SECONDS
         return made
