@@ -13,7 +13,9 @@ makes the key first.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from federation.keys import generate_ed25519_keypair, generate_rsa_keypair
@@ -64,7 +66,8 @@ def store_keys(session: Session, keys: dict[int, tuple[str, str, str, str]]) -> 
             .values(ed25519_public_multibase=ed_public, ed25519_private_multibase=ed_private)
             .execution_options(synchronize_session=False)
         )
-        stored += 1 if (rsa.rowcount or 0) + (ed.rowcount or 0) else 0
+        changed = cast(CursorResult[Any], rsa).rowcount + cast(CursorResult[Any], ed).rowcount
+        stored += 1 if changed else 0
     return stored
 
 
