@@ -159,7 +159,7 @@ class DeliveryWorker:
 
     def _may_still_record(self, result: _Result, when: datetime) -> bool:
         until = self._lease_until.get(result.delivery_id)
-        return until is None or when < until
+        return until is not None and when < until
 
     def _prepare(self, ids: list[int]) -> tuple[list[_Job], list[_Result]]:
         """Load what each POST needs; rows that must not be attempted get a result right away."""

@@ -25,8 +25,8 @@ Kind = Literal["transient", "permanent", "error"]
 
 # SQLSTATE classes/codes of PostgreSQL meaning "try again": connection exceptions (08),
 # serialization failure and deadlock (40001, 40P01), operator intervention: admin/crash
-# shutdown, cannot connect now (57P01-57P03), insufficient resources (53).
-_PG_TRANSIENT_PREFIXES = ("08", "40001", "40P01", "57P01", "57P02", "57P03", "53")
+# shutdown, cannot connect now (57P01-57P03), insufficient resources (53), lock_timeout (55P03).
+_PG_TRANSIENT_PREFIXES = ("08", "40001", "40P01", "57P01", "57P02", "57P03", "53", "55P03")
 _DB_TRANSIENT_WORDS = (
     "database is locked",
     "database is busy",
