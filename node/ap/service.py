@@ -182,6 +182,19 @@ class NodeFederation:
                 keys.meta_private(session, which)
                 keys.meta_ed25519(session, which)
 
+    def make_member_keys(self) -> int:
+        """Keys for every local member without, now (``coopfed db upgrade``); how many."""
+        made = 0
+        while True:
+            with self.state.read_session() as session:
+                ids = member_keys.missing(session)
+            if not ids:
+                return made
+            keys = member_keys.made_keys(ids)
+            with self.state.write_session() as session:
+                member_keys.store_keys(session, keys)
+            made += len(ids)
+
     def job_member_keys(self, state: NodeState) -> int:
         """Worker job: the node's keys, then the keys of members created without (bulk imports,
         databases from before keys were made with the member), a batch per round. Checks again
