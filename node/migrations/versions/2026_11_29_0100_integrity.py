@@ -21,7 +21,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("fed_inbox_items") as batch:
-        batch.add_column(sa.Column("retry_at", federation.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("retry_at", federation.db.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
