@@ -57,14 +57,7 @@ def fedi() -> Iterator[FakeFediverse]:
 
 
 def test_sent_is_recorded_after_the_lock_is_released(throwaway_db, fedi, transport, caplog):
-    db = throwaway_db(
-        "locked",
-        make_engine=lambda url, **kw: _engine_without_node(
-            url,
-            connect_args={"timeout": 0.2},
-            **kw,  # busy wait 0.2 s: fails fast while held
-        ),
-    )
+    db = throwaway_db("locked", make_engine=_fast_failing_engine)
     if db.sqlite_path is None:
         pytest.skip("SQLite's write lock: runs in the SQLite pass")
     from federation.db import Base
@@ -90,6 +83,12 @@ def test_sent_is_recorded_after_the_lock_is_released(throwaway_db, fedi, transpo
     assert any("recording retried" in r.getMessage() for r in caplog.records)
     assert worker.run_once() == 0  # nothing left to send again
     assert len(fedi.posts_to(INBOX)) == 1
+
+
+def _fast_failing_engine(url: str, **kw: Any) -> Any:
+    if url.startswith("sqlite"):  # busy wait 0.2 s: fails fast while the lock is held
+        kw["connect_args"] = {**kw.get("connect_args", {}), "timeout": 0.2}
+    return _engine_without_node(url, **kw)
 
 
 def _key() -> str:
