@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from federation import lease, retry
+from federation import lease, retry, transient
 from federation.actors import LocalActorResolver
 from federation.db import utcnow
 from federation.errors import FederationError, TransportError
@@ -60,6 +61,8 @@ class _Result:
 class DeliveryWorker:
     """One worker identity (``worker_id`` must be unique per process) stepping the queue.
 
+    ``session_factory`` gives the sessions that write (claims, outcomes: on SQLite a write
+    session, ``BEGIN IMMEDIATE``), ``read_session_factory`` those that only read.
     ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically;
     ``health`` is the node's :class:`~federation.retry.HostHealth` (default: the process-wide
     one), the same object its inbox gets.
@@ -78,8 +81,12 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         health: retry.HostHealth | None = None,
+        read_session_factory: Callable[[], Session] | None = None,
     ) -> None:
         self.session_factory = session_factory
+        # Reading what to POST (and resolving keys, which may write in a session of its own)
+        # needs no write lock: on SQLite a write session here would hold it across that.
+        self.read_session_factory = read_session_factory or session_factory
         self.transport = transport
         self.resolver = resolver
         self.worker_id = worker_id
@@ -93,6 +100,7 @@ class DeliveryWorker:
         # Longest a single POST can take (Transport's timeouts): never start one with less
         # lease left than this.
         self.request_budget = timedelta(seconds=transport.deadline * 2)
+        self._lease_until: dict[int, datetime] = {}  # of the batch being recorded
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -118,21 +126,51 @@ class DeliveryWorker:
         sent = 0
         with self.session_factory() as session:
             for result in early:
-                sent += self._record(session, result)
+                sent += self._record_retrying(session, result)
             if jobs:
                 with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
                     futures = [pool.submit(self._post, job) for job in jobs]
                     for future in as_completed(futures):
-                        sent += self._record(session, future.result())
+                        sent += self._record_retrying(session, future.result())
         return sent
+
+    def _record_retrying(self, session: Session, result: _Result) -> int:
+        """:meth:`_record`, retried while the failure is transient (the database busy or
+        restarting) and we still hold the lease: a POST the peer accepted must be recorded as
+        sent, or it would be sent again after the lease. Any other failure is logged and left to
+        the lease (the row is claimed again later); the rest of the batch is still recorded."""
+        delay = 0.05
+        while True:
+            try:
+                return self._record(session, result)
+            except Exception as exc:
+                session.rollback()
+                lease_end = self.clock() + timedelta(seconds=delay)
+                if not transient.is_transient(exc) or not self._may_still_record(result, lease_end):
+                    log.error(
+                        "delivery %s: cannot record its outcome: %s",
+                        result.delivery_id,
+                        transient.reason(exc),
+                    )
+                    return 0
+                log.info("delivery %s: recording retried: %s", result.delivery_id, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _may_still_record(self, result: _Result, when: datetime) -> bool:
+        until = self._lease_until.get(result.delivery_id)
+        return until is not None and when < until
 
     def _prepare(self, ids: list[int]) -> tuple[list[_Job], list[_Result]]:
         """Load what each POST needs; rows that must not be attempted get a result right away."""
         jobs: list[_Job] = []
         early: list[_Result] = []
-        with self.session_factory() as session:
+        self._lease_until = {}
+        with self.read_session_factory() as session:
             rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
             for row in rows:
+                if row.claimed_until is not None:
+                    self._lease_until[row.id] = row.claimed_until
                 if retry.is_host_dead(session, row.host):
                     early.append(_Result(row.id, error="host is dead", final_state="dead"))
                     continue

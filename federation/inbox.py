@@ -25,16 +25,17 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from federation import proofs, retry, signatures, vocab
+from federation import proofs, retry, signatures, transient, vocab
 from federation.actors import LocalActorResolver, RemoteActors
 from federation.db import utcnow
 from federation.errors import (
+    BadRequest,
     FederationError,
     Forbidden,
     PayloadTooLarge,
@@ -78,6 +79,10 @@ def _check_origin(activity: vocab.Activity, doc: dict[str, Any], session: Sessio
             owner = _attributed_to(obj) or vocab.first_iri(obj.get("actor"))
             if owner is not None and owner != activity.actor:
                 raise Forbidden("the object is attributed to another actor")
+            if owner is None and _needs_author(activity.type, obj):
+                # Refused now, with a reason the sender sees, rather than accepted (202) and
+                # refused later by a handler that cannot tell whose it is.
+                raise BadRequest(f"the {obj.get('type')} of a {activity.type} has no attributedTo")
         if activity.type == "Delete" and object_id and object_id != activity.actor:
             known = select(RemoteActor.id).where(RemoteActor.ap_id == object_id)
             if session.scalar(known) is not None:
@@ -86,6 +91,15 @@ def _check_origin(activity: vocab.Activity, doc: dict[str, Any], session: Sessio
         # Keep the type (for dispatch) and the id; the content is the actor's claim about
         # someone else's object: a handler that needs it fetches it from its origin.
         doc["object"] = {"id": object_id, "type": obj.get("type")}
+
+
+def _needs_author(activity_type: str, obj: dict[str, Any]) -> bool:
+    """A created or updated object other than an actor (or a tombstone) must name its author."""
+    if activity_type not in ("Create", "Update"):
+        return False
+    kind = obj.get("type")
+    types = set(kind) if isinstance(kind, list) else {kind}
+    return not types & (vocab.ACTOR_TYPES | {"Tombstone"})
 
 
 def receive(
@@ -281,18 +295,36 @@ class HandlerRegistry:
 
 
 def process_pending(
-    session: Session, registry: HandlerRegistry, limit: int = 50, *, actors: RemoteActors
+    session: Session,
+    registry: HandlerRegistry,
+    limit: int = 50,
+    *,
+    actors: RemoteActors,
+    now: Callable[[], datetime] = utcnow,
 ) -> int:
-    """Process up to ``limit`` pending inbox items, oldest first; returns how many succeeded.
+    """Process up to ``limit`` due pending inbox items, oldest first; returns how many succeeded.
 
-    Each item is one transaction (committed here): a failing handler's writes are rolled back,
-    the item is retried on later calls and marked ``failed`` after 3 attempts. On PostgreSQL the
-    item row is locked with SKIP LOCKED, so several workers can process the inbox together.
+    Each item is one transaction (committed here); a failing handler's writes are rolled back.
+    What happens next depends on the failure (:mod:`federation.transient`):
+
+    - transient (database busy, peer timeout…): the item stays ``pending`` with ``retry_at``
+      set (backoff), its attempts untouched — unless it has kept failing for
+      :data:`TRANSIENT_GIVE_UP` since it was received (then it counts as an attempt);
+    - permanent (a refusal): ``refused`` at once with the reason in ``error``, one log line;
+    - anything else (a bug): an attempt is used; ``failed`` after :data:`MAX_ATTEMPTS`.
+
+    Recording a failure is itself one item's business: if even that cannot be written (the
+    database is gone), the batch stops here and the item is simply found again next time.
+    On PostgreSQL the item row is locked with SKIP LOCKED, so several workers can share the inbox.
     """
     done = 0
     skip: set[int] = set()  # failed in this call: retry on a later call, not in a loop now
     for _ in range(limit):
-        stmt = select(InboxItem).where(InboxItem.state == "pending")
+        current = now()
+        stmt = select(InboxItem).where(
+            InboxItem.state == "pending",
+            or_(InboxItem.retry_at.is_(None), InboxItem.retry_at <= current),
+        )
         if skip:
             stmt = stmt.where(InboxItem.id.not_in(skip))
         item = session.scalar(
@@ -302,7 +334,7 @@ def process_pending(
         )
         if item is None:
             break
-        item_id = item.id
+        item_id, received_at = item.id, item.received_at
         ctx = InboxContext(item_id=item_id, actors=actors, local_actors=registry.local_actors)
         try:
             activity = vocab.Activity.from_json(json.loads(item.body))
@@ -310,21 +342,82 @@ def process_pending(
             item.attempts += 1
             item.state = "done"
             item.error = None
-            item.processed_at = utcnow()
+            item.retry_at = None
+            item.processed_at = current
             session.commit()
             done += 1
-        except Exception as exc:  # a handler bug must not stall the queue
+        except Exception as exc:  # one item's failure must not stall the queue
             session.rollback()
-            log.exception("inbox item %s failed", item_id)
             skip.add(item_id)
-            failed = session.get(InboxItem, item_id)
-            if failed is not None:
+            if not _record_failure(session, item_id, received_at, exc, current):
+                break
+    return done
+
+
+# A transient failure retried for this long after the item arrived starts counting attempts:
+# whatever keeps "timing out" for a day is not going to succeed (and must not loop for ever).
+TRANSIENT_GIVE_UP = timedelta(hours=24)
+_TRANSIENT_MAX_DELAY = timedelta(minutes=10)
+
+
+def _record_failure(
+    session: Session, item_id: int, received_at: datetime, exc: Exception, now: datetime
+) -> bool:
+    """Write what became of a failed item; False if even that failed (the batch stops)."""
+    kind = transient.classify(exc)
+    why = transient.reason(exc)
+    if kind == "transient" and now - received_at >= TRANSIENT_GIVE_UP:
+        kind = "error"
+    if kind == "transient":
+        log.info("inbox item %s: transient failure, retried later: %s", item_id, why)
+    elif kind == "permanent":
+        log.info("inbox item %s refused: %s", item_id, why)
+    else:
+        log.error("inbox item %s failed", item_id, exc_info=exc)
+    try:
+        failed = session.get(InboxItem, item_id)
+        if failed is not None:
+            failed.error = why
+            if kind == "transient":
+                # Backoff grows with the item's age: 1 s at first, at most 10 minutes.
+                delay = min(
+                    max(timedelta(seconds=1), (now - received_at) / 10), _TRANSIENT_MAX_DELAY
+                )
+                failed.retry_at = now + delay
+            elif kind == "permanent":
+                failed.state = "refused"
+                failed.processed_at = now
+            else:
                 failed.attempts += 1
-                failed.error = f"{type(exc).__name__}: {exc}"[:2000]
+                failed.retry_at = None
                 if failed.attempts >= MAX_ATTEMPTS:
                     failed.state = "failed"
-            session.commit()
-    return done
+        session.commit()
+        return True
+    except Exception as second:  # the database itself is failing: leave the item pending
+        session.rollback()
+        log.warning(
+            "inbox item %s: cannot record its failure: %s", item_id, transient.reason(second)
+        )
+        return False
+
+
+def summary(session: Session, limit: int = 20) -> dict[str, Any]:
+    """Inbox items per state, and the refused ones grouped by reason (most frequent first, at
+    most ``limit`` reasons), for the operator (``coopfed deliveries``, the admin page)."""
+    by_state = select(InboxItem.state, func.count()).group_by(InboxItem.state)
+    states = {row[0]: row[1] for row in session.execute(by_state)}
+    refused = session.execute(
+        select(InboxItem.error, func.count())
+        .where(InboxItem.state == "refused")
+        .group_by(InboxItem.error)
+        .order_by(func.count().desc(), InboxItem.error)
+        .limit(limit)
+    ).all()
+    return {
+        "states": {str(k): int(v) for k, v in states.items()},
+        "refused": [(reason or "?", int(n)) for reason, n in refused],
+    }
 
 
 def _dispatch(

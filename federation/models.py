@@ -43,7 +43,12 @@ class RemoteActor(Base):
 
 
 class InboxItem(Base):
-    """A verified inbound activity waiting for (or done with) domain processing."""
+    """A verified inbound activity waiting for (or done with) domain processing.
+
+    ``state``: ``pending``, ``done``, ``refused`` (a permanent refusal by a handler, ``error``
+    says why; never retried) or ``failed`` (a handler kept failing, ``attempts`` times).
+    ``retry_at``: after a transient failure (lock, peer timeout), not before this time.
+    """
 
     __tablename__ = "fed_inbox_items"
     __table_args__ = (Index("ix_fed_inbox_items_state_received", "state", "received_at"),)
@@ -58,6 +63,7 @@ class InboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column()
+    retry_at: Mapped[datetime | None] = mapped_column()
 
 
 class OutboxActivity(Base):

@@ -1,7 +1,19 @@
-"""Engine, sessions and migrations. One MetaData (federation.db.Base) for the whole node."""
+"""Engine, sessions and migrations. One MetaData (federation.db.Base) for the whole node.
+
+SQLite (embedded mode) has one writer at a time. A transaction that began with a plain (deferred)
+``BEGIN``, read, and then writes cannot wait for the write lock: if another connection committed
+since its first read, the write fails at once with "database is locked" — ``busy_timeout`` does
+not apply to that upgrade (sqlite.org/isolation.html, SQLITE_BUSY_SNAPSHOT). So every *write*
+transaction takes the lock up front with ``BEGIN IMMEDIATE`` (to which busy_timeout applies: it
+waits its turn); *read* transactions keep a deferred ``BEGIN`` and never wait (WAL). A session's
+kind is chosen by the engine it is bound to: :func:`write_engine` / :func:`read_engine`
+(``NodeState.write_session()`` / ``read_session()``); a plain session (``NodeState.session()``)
+stays deferred, as before. PostgreSQL ignores all this: plain transactions.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +32,46 @@ import profiles.tokens  # noqa: F401  (used one-time tokens)
 from federation.db import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Execution option naming the BEGIN a connection's transactions use on SQLite.
+BEGIN_MODE = "coopfed_begin"
+# SQLite write transactions open now: id of the DBAPI connection -> id of the thread holding it.
+# Keyed by connection (not a per-thread counter) so that a connection invalidated or returned to
+# the pool without a Connection-level commit/rollback event cannot leave a stale mark.
+_open_writes: dict[int, int] = {}
+_open_lock = threading.Lock()
+
+
+class NestedWriteError(RuntimeError):
+    """A write transaction was begun while this thread already holds one (SQLite): the inner
+    ``BEGIN IMMEDIATE`` would wait for the outer one, i.e. for itself, until busy_timeout."""
+
+
+def write_engine(engine: Engine) -> Engine:
+    """``engine`` whose transactions begin with ``BEGIN IMMEDIATE`` on SQLite (same pool)."""
+    return engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+
+
+def read_engine(engine: Engine) -> Engine:
+    """``engine`` whose transactions begin deferred (readers under WAL never wait)."""
+    return engine.execution_options(**{BEGIN_MODE: "DEFERRED"})
+
+
+def write_transactions_open() -> int:
+    """How many SQLite write transactions the calling thread holds (0 or 1)."""
+    me = threading.get_ident()
+    with _open_lock:
+        return sum(1 for thread in _open_writes.values() if thread == me)
+
+
+def _mark(dbapi_conn: Any) -> None:
+    with _open_lock:
+        _open_writes[id(dbapi_conn)] = threading.get_ident()
+
+
+def _unmark(dbapi_conn: Any, *_args: Any) -> None:
+    with _open_lock:
+        _open_writes.pop(id(dbapi_conn), None)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,7 +103,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            if conn.get_execution_options().get(BEGIN_MODE) != "IMMEDIATE":
+                conn.exec_driver_sql("BEGIN")
+                return
+            if write_transactions_open():
+                raise NestedWriteError("a write transaction is already open in this thread")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _mark(conn.connection.dbapi_connection)
+
+        def _end(conn: Any) -> None:
+            _unmark(conn.connection.dbapi_connection)
+
+        event.listen(engine, "commit", _end)
+        event.listen(engine, "rollback", _end)
+        for name in ("checkin", "reset", "invalidate", "close"):
+            event.listen(engine.pool, name, _unmark)
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -118,7 +118,8 @@ class NodeMail:
         self.envelope_from = parseaddr(self.from_address)[1]
         self.id_domain = self.envelope_from.rpartition("@")[2] or _host(settings.domain)
         self.sender = MailSender(
-            state.session,
+            # Every transaction of the queue writes: take SQLite's write lock up front.
+            state.write_session_factory,
             self.transport,
             from_address=self.from_address,
             envelope_from=self.envelope_from,
@@ -262,9 +263,8 @@ class NodeMail:
         now = utcnow()
         if self._pruned_at is None or now - self._pruned_at > PRUNE_EVERY:
             self._pruned_at = now
-            with state.session() as session:
+            with state.write_session() as session:
                 pruned = queue.prune(session, now)
-                session.commit()
             if pruned:
                 log.info("forgot %d finished messages older than %s", pruned, queue.KEEP_FINISHED)
         return done

@@ -7,13 +7,15 @@ node runs (federation, the match index) and the worker's jobs are fields of its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from node import db as node_db
 from node.settings import Settings
 from profiles.context import NodeContext
 from profiles.events import Listener
@@ -47,9 +49,51 @@ class NodeState:
     # The worker's jobs, in the order they run: (name, job).
     jobs: list[tuple[str, Job]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # The same pool, with the BEGIN each kind of session uses on SQLite (node.db).
+        self._write_engine = node_db.write_engine(self.engine)
+        self._read_engine = node_db.read_engine(self.engine)
+
     def session(self) -> Session:
         """A new Session wired to this node's domain-event listeners."""
         session = self.sessionmaker()
+        session.info["coopfed_listeners"] = self.listeners
+        session.info["coopfed_node"] = self.ctx.domain
+        return session
+
+    def write_session_factory(self) -> Session:
+        """A new Session whose transactions take SQLite's write lock up front (``BEGIN
+        IMMEDIATE``: waits its turn instead of failing). Not committed for you: use it for
+        factories (the delivery worker); prefer :meth:`write_session`. Raises
+        :class:`node.db.NestedWriteError` when this thread already holds a write transaction."""
+        return self._session_on(self._write_engine)
+
+    def read_session_factory(self) -> Session:
+        """A new Session for reading (deferred ``BEGIN``: never waits under WAL)."""
+        return self._session_on(self._read_engine)
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A write session (see :meth:`write_session_factory`): committed when the block ends,
+        rolled back if it raises, closed in both cases."""
+        if node_db.write_transactions_open():
+            raise node_db.NestedWriteError("a write session is already open in this thread")
+        with self.write_session_factory() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read session, closed when the block ends (never commits)."""
+        with self.read_session_factory() as session:
+            yield session
+
+    def _session_on(self, bind: Engine) -> Session:
+        session = self.sessionmaker(bind=bind)
         session.info["coopfed_listeners"] = self.listeners
         session.info["coopfed_node"] = self.ctx.domain
         return session

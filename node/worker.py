@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from federation import transient
 from node.state import Job, NodeState
 
 log = logging.getLogger("coopfed.worker")
@@ -27,8 +28,13 @@ class Worker:
         for name, job in list(self.jobs):
             try:
                 done += job(self.state)
-            except Exception:  # one failing job must not stop deliveries
-                log.exception("worker job %s failed", name)
+            except Exception as exc:  # one failing job must not stop deliveries
+                if transient.is_transient(exc):
+                    # The database busy or restarting, a peer timing out: the job's work is
+                    # still there next round. One line, no traceback.
+                    log.warning("worker job %s: transient failure: %s", name, transient.reason(exc))
+                else:
+                    log.exception("worker job %s failed", name)
         return done
 
     def run_forever(self) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
+    """``permanent``: the same input fails the same way again — the federation worker records
+    it once as refused instead of retrying (:func:`federation.transient.classify`)."""
+
     status = 400
+    permanent = True
 
 
 class ValidationError(DomainError):

@@ -18,6 +18,7 @@ from profiles import events, moderation, privacy, signin, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
 from profiles.fields import Link, ProfileData, ProfileFields, max_length
+from profiles.member_keys import give_keys
 from profiles.models import (
     AvailabilityRange,
     Member,
@@ -206,6 +207,7 @@ def create_member(
         # An operator's account, not a freelancer's profile: kept from partner coops (their
         # directories listed every coop's "admin") until its owner publishes a profile.
         member.visibility = Visibility.COOP.value
+    give_keys(member)  # with the member: serving its actor (a GET) never writes
     session.add(member)
     if profile is not None:
         if vocab is None:

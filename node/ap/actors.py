@@ -29,10 +29,11 @@ def member_actor(username: str) -> Response:
         if tomb is not None:
             return tomb
         abort(404)
-    session = db()
-    fed().coop.ensure_member_key(session, member)
-    doc = fed().coop.person(session, member)
-    session.commit()
+    # GETs never write: keys are made with the member (profiles.member_keys); one imported a
+    # moment ago may not have its RSA key yet, and is served without publicKey until then.
+    doc = fed().coop.person(db(), member)
+    if not member.public_key_pem:
+        doc.pop("publicKey", None)
     return ap_response(doc)
 
 
@@ -58,17 +59,13 @@ def call_object(public_id: str) -> Response:
 def instance_actor() -> Response:
     if not wants_ap():
         return redirect(url_for("home.about"))  # type: ignore[return-value]
-    session = db()
-    doc = fed().coop.instance_actor(session)
-    session.commit()
-    return ap_response(doc)
+    fed().ensure_node_keys()
+    return ap_response(fed().coop.instance_actor(db()))
 
 
 @bp.route("/groups/calls")
 def calls_actor() -> Response:
     if not wants_ap():
         return redirect(url_for("calls.calls"))  # type: ignore[return-value]
-    session = db()
-    doc = fed().coop.calls_actor(session)
-    session.commit()
-    return ap_response(doc)
+    fed().ensure_node_keys()
+    return ap_response(fed().coop.calls_actor(db()))

@@ -139,9 +139,8 @@ def calls_outbox() -> Response:
     coop = fed().coop
     collection_id = f"{coop.calls_iri}/outbox"
     page = page_arg()
-    session = db()
-    total, items, has_next = coop.calls_outbox(session, page)
-    session.commit()  # the Group's proof key, if signing the page just made it
+    fed().ensure_node_keys()  # the Group's proof key signs the page
+    total, items, has_next = coop.calls_outbox(db(), page)
     if page is None:
         return ap_response(outbox.ordered_collection(collection_id, total))
     doc = outbox.ordered_collection_page(collection_id, page, items, has_next=has_next)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from federation import delivery, inbox, outbox, policy, retry, signatures
+from federation import delivery, inbox, outbox, policy, retry, signatures, transient
 from federation.actors import RemoteActors
 from federation.db import utcnow
 from federation.errors import FederationError
@@ -33,7 +33,7 @@ from federation.models import ActorBlock, DomainPolicyEntry
 from federation.policy import CachedPolicy, DomainPolicy
 from federation.transport import Transport
 from node.state import NodeState
-from profiles import avatars, privacy, signin
+from profiles import avatars, member_keys, privacy, signin
 from profiles.ap import CoopFederation
 from profiles.ap.following import FollowedAccount
 from profiles.errors import DomainError
@@ -42,9 +42,11 @@ from profiles.models import Member, Partnership
 log = logging.getLogger("coopfed.federation")
 
 _NO_LOCK = contextlib.nullcontext()
-# SQLite: attempts of one inbox POST whose write lost the race with another process.
-SQLITE_BUSY_ATTEMPTS = 3
+# How long an inbox POST retries a transient database failure before answering 5xx (a proxy
+# in front usually gives up after 60 s).
+RECEIVE_RETRY_SECONDS = 20.0
 INBOX_BATCH = 50
+KEYS_RECHECK_SECONDS = 60.0
 BACKFILL_BATCH = 2
 AVATAR_BATCH = 5
 
@@ -61,7 +63,8 @@ class NodeFederation:
         # recently, and the generation of this node's domain policy.
         self.host_health = retry.HostHealth()
         self.policy_changes = policy.PolicyChanges()
-        self.policy = CachedPolicy(state.session, ttl=5.0, changes=self.policy_changes)
+        # Read sessions: the policy is loaded inside other transactions (the inbox's).
+        self.policy = CachedPolicy(state.read_session_factory, ttl=5.0, changes=self.policy_changes)
         self.transport = Transport(
             user_agent=f"coopfed/0.1 (+{settings.base_url}/)",
             dev_mode=settings.dev_mode,
@@ -77,7 +80,8 @@ class NodeFederation:
         # The coop's side of federation (documents, publishing, partnerships, inbound handlers).
         self.coop = CoopFederation(
             state.ctx,
-            session_factory=state.session,
+            session_factory=state.read_session_factory,
+            write_session_factory=state.write_session_factory,
             vocabulary=state.vocabulary.get,
             avatar_url=self.avatar_url,
         )
@@ -92,13 +96,15 @@ class NodeFederation:
             }
         )
         self._sqlite_lock = threading.Lock()
+        self._keys_idle_until = 0.0
         self.worker_id = f"{state.ctx.domain}-{os.getpid()}-{id(self):x}"
         self.deliveries = delivery.DeliveryWorker(
-            state.session,
+            state.write_session_factory,
             self.transport,
             self.coop.resolver,
             self.worker_id,
             health=self.host_health,
+            read_session_factory=state.read_session_factory,
         )
 
     def avatar_url(self, member: Member) -> str | None:
@@ -122,13 +128,25 @@ class NodeFederation:
     # -- inbox ----------------------------------------------------------------------------------
 
     def receive(self, *, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
-        """POST to any of our inboxes (one shared path: the activity says who it is for)."""
-        # SQLite (embedded mode): a transaction that reads, then writes fails at once with
-        # "database is locked" (no busy wait) if another connection wrote in between, which
-        # concurrent POSTs do. One receive at a time per process there; PostgreSQL runs freely.
+        """POST to any of our inboxes (one shared path: the activity says who it is for).
+
+        Not a write session, on purpose: the checks (signature verification, the bulk of the
+        work) read, in a deferred transaction, so that several processes (gunicorn -w 2) check
+        in parallel; ``inbox.receive`` then writes the item in a transaction of its own whose
+        first statement is the INSERT — on SQLite such a transaction waits for the write lock
+        (busy_timeout) like ``BEGIN IMMEDIATE`` does. The one read-then-write left is caching a
+        first-seen sender's key: if another connection committed meanwhile it fails with
+        "database is locked", and, like any transient failure (a database restart), the whole
+        POST is tried again on a fresh transaction for up to :data:`RECEIVE_RETRY_SECONDS`.
+        Nothing was kept meanwhile (``inbox.receive`` rolled back): 202 means stored. The
+        process lock keeps this process's POSTs from racing each other for that lock on
+        SQLite; PostgreSQL runs freely.
+        """
         sqlite = self.state.engine.dialect.name == "sqlite"
         lock = self._sqlite_lock if sqlite else _NO_LOCK
-        for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
+        give_up = time.monotonic() + RECEIVE_RETRY_SECONDS
+        delay = 0.05
+        while True:
             try:
                 with lock, self.state.session() as session:
                     return inbox.receive(
@@ -146,16 +164,61 @@ class NodeFederation:
                         health=self.host_health,
                         check=self.coop.check_activity,
                     )
-            except OperationalError as exc:
-                # The lock above is per process: with several (gunicorn -w 2) a transaction that
-                # read before another process committed cannot write (SQLITE_BUSY_SNAPSHOT, no
-                # busy wait). inbox.receive writes the item in a fresh transaction, but fetching
-                # a sender's key reads then writes. Nothing was kept (inbox.receive rolled
-                # back), so the whole POST is simply tried again on a fresh snapshot.
-                if not (sqlite and _sqlite_busy(exc)) or attempt == SQLITE_BUSY_ATTEMPTS:
+            except (OperationalError, DBAPIError) as exc:
+                if not transient.is_transient(exc) or time.monotonic() + delay > give_up:
                     raise
-                log.debug("inbox POST retried after SQLite busy (attempt %d)", attempt)
-        raise AssertionError("unreachable")
+                log.info("inbox POST retried after a transient failure: %s", transient.reason(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def ensure_node_keys(self) -> None:
+        """The coop's and the calls Group's keys exist (made once, in a write session of their
+        own: the worker's first round does it; a GET that comes first too, so the GET's own
+        session still only reads). A no-op once they are cached."""
+        keys = self.coop.keys
+        if keys.node_keys_cached():
+            return
+        with self.state.write_session() as session:
+            for which in ("coop", "calls"):
+                keys.meta_private(session, which)
+                keys.meta_ed25519(session, which)
+        with self.state.read_session() as session:  # caches them (see KeyStore._meta_key)
+            for which in ("coop", "calls"):
+                keys.meta_private(session, which)
+                keys.meta_ed25519(session, which)
+
+    def make_member_keys(self) -> int:
+        """Keys for every local member without, now (``coopfed db upgrade``); how many."""
+        made = 0
+        while True:
+            with self.state.read_session() as session:
+                ids = member_keys.missing(session)
+            if not ids:
+                return made
+            keys = member_keys.made_keys(ids)
+            with self.state.write_session() as session:
+                member_keys.store_keys(session, keys)
+            made += len(ids)
+
+    def job_member_keys(self, state: NodeState) -> int:
+        """Worker job: the node's keys, then the keys of members created without (bulk imports,
+        databases from before keys were made with the member), a batch per round. Checks again
+        every :data:`KEYS_RECHECK_SECONDS` once none is missing."""
+        self.ensure_node_keys()
+        if time.monotonic() < self._keys_idle_until:
+            return 0
+        with state.read_session() as session:
+            ids = member_keys.missing(session)
+        if ids:
+            keys = member_keys.made_keys(ids)  # outside any transaction: RSA takes a while
+            with state.write_session() as session:
+                member_keys.store_keys(session, keys)
+        made = len(ids)
+        if made == 0:
+            self._keys_idle_until = time.monotonic() + KEYS_RECHECK_SECONDS
+        return made
 
     def blocked_signer(self, headers: Mapping[str, str]) -> bool:
         """Does this request claim a signature by a blocked server or actor? (Unverified: a
@@ -171,18 +234,25 @@ class NodeFederation:
         self, session: Session, *, method: str, url: str, headers: Mapping[str, str]
     ) -> Partnership | None:
         """The active partner whose instance actor signed this GET, else None (unsigned or
-        invalid signatures are simply not partners: public data is still served)."""
+        invalid signatures are simply not partners: public data is still served).
+
+        ``session`` (the GET's) only reads: the signature is checked in a write session of its
+        own, which keeps the signer's key if it had to be fetched (a cache of remote data)."""
         if not any(k.lower() == "signature" or k.lower() == "signature-input" for k in headers):
             return None
-        actors = self.actors(session)
-        try:
-            verified = signatures.verify_request(method, url, dict(headers), b"", actors.key_lookup)
-            key = verified.key or actors.key_lookup(verified.key_id)
-        except FederationError as exc:
-            log.info("signed GET refused: %s", exc)
-            session.rollback()
-            return None
-        session.commit()  # keep the fetched key
+        self.ensure_node_keys()  # signs the key fetch
+        with self.state.write_session_factory() as own:
+            actors = self.actors(own)
+            try:
+                verified = signatures.verify_request(
+                    method, url, dict(headers), b"", actors.key_lookup
+                )
+                key = verified.key or actors.key_lookup(verified.key_id)
+            except FederationError as exc:
+                log.info("signed GET refused: %s", exc)
+                own.rollback()
+                return None
+            own.commit()  # keep the fetched key
         return session.scalar(
             select(Partnership).where(Partnership.actor == key.owner, Partnership.state == "active")
         )
@@ -190,7 +260,9 @@ class NodeFederation:
     # -- worker jobs ----------------------------------------------------------------------------
 
     def job_inbox(self, state: NodeState) -> int:
-        with state.session() as session:
+        # A write session: each item's transaction holds SQLite's write lock from its first read
+        # (the item) to its commit, so a handler's writes cannot fail for a concurrent commit.
+        with state.write_session_factory() as session:
             actors = self._committed_actors(session)
             return inbox.process_pending(session, self.registry, INBOX_BATCH, actors=actors)
 
@@ -199,7 +271,7 @@ class NodeFederation:
 
     def job_backfill(self, state: NodeState) -> int:
         done = 0
-        with state.session() as session:
+        with state.write_session_factory() as session:
             ids = session.scalars(
                 select(Partnership.id)
                 .where(Partnership.backfill_due.is_(True), Partnership.state == "active")
@@ -210,11 +282,16 @@ class NodeFederation:
                 if partner is None:
                     continue
                 try:
-                    done += self.coop.backfill(session, self.actors(session), partner)
+                    done += self.coop.backfill(
+                        session, self.actors(session), partner, page_done=session.commit
+                    )
                     session.commit()
-                except FederationError as exc:
+                except (FederationError, DBAPIError) as exc:
                     session.rollback()
-                    log.warning("backfill from partner %s failed: %s", pid, exc)
+                    if isinstance(exc, DBAPIError) and not transient.is_transient(exc):
+                        raise
+                    # Still due: tried again next round (storing is idempotent).
+                    log.warning("backfill from partner %s: %s", pid, transient.reason(exc))
         return done
 
     def job_partner_sync(self, state: NodeState) -> int:
@@ -303,24 +380,24 @@ class NodeFederation:
     def job_outbox_upgrade(self, state: NodeState) -> int:
         """Stored outbox rows brought up to the current format, a batch per round, until done
         (then a cached no-op). ``coopfed db upgrade`` does all of it at once."""
-        with state.session() as session:
+        with state.write_session() as session:
             if not self.coop.outbox_upgrade.pending(session):
                 return 0
-            done = self.coop.outbox_upgrade.run_batch(session)
-            session.commit()
-            return done
+            return self.coop.outbox_upgrade.run_batch(session)
 
     def upgrade_outbox(self) -> int:
         """Every stored outbox row to the current format now; how many were rewritten."""
-        with self.state.session() as session:
+        with self.state.write_session_factory() as session:
             return self.coop.outbox_upgrade.run_all(session)
 
     # -- administration -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """Delivery counts per state and per remote host (``federation.delivery.health``)."""
-        with self.state.session() as session:
-            return delivery.health(session)
+        """Delivery counts per state and per remote host (``federation.delivery.health``), and
+        under ``"inbox"`` the inbox items per state with the refused ones by reason
+        (``federation.inbox.summary``)."""
+        with self.state.read_session() as session:
+            return {**delivery.health(session), "inbox": inbox.summary(session)}
 
     def blocks(self, session: Session) -> tuple[list[DomainPolicyEntry], list[ActorBlock]]:
         """The domain policy entries and the blocked actors, sorted for display."""
@@ -341,10 +418,6 @@ class NodeFederation:
         DomainPolicy(session).unblock_actor(iri)
 
 
-def _sqlite_busy(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
-
-
 def install(state: NodeState) -> NodeFederation:
     """Create the service, listen to domain events, register the worker jobs."""
     from node.worker import register_job
@@ -352,6 +425,7 @@ def install(state: NodeState) -> NodeFederation:
     fed = NodeFederation(state)
     state.federation = fed
     state.listeners.append(fed.coop.on_event)
+    register_job(state, "profiles.member_keys", fed.job_member_keys)
     register_job(state, "federation.inbox", fed.job_inbox)
     register_job(state, "federation.deliveries", fed.job_deliveries)
     register_job(state, "federation.backfill", fed.job_backfill)

@@ -206,12 +206,17 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply pending migrations, then bring stored outbox activities up to what the node
-    sends today (dates, JSON-LD terms, proofs signed again)."""
+    """Apply pending migrations, make the keys of members who have none, then bring stored
+    outbox activities up to what the node sends today (dates, JSON-LD terms, proofs signed
+    again)."""
     from node import db as node_db
 
     state = node_state(ctx)
     node_db.upgrade(state.engine)
+    # Members from before keys were made with the member (the worker would do it too, slowly).
+    keys = state.federation_service().make_member_keys()
+    if keys:
+        click.echo(f"Keys: made for {keys} members")
     rewritten = state.federation_service().upgrade_outbox()
     if rewritten:
         click.echo(f"Outbox: {rewritten} stored activities re-rendered and signed again")

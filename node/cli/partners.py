@@ -132,7 +132,8 @@ def unblock_actor(ctx: click.Context, iri: str) -> None:
 @click.command()
 @click.pass_context
 def deliveries(ctx: click.Context) -> None:
-    """Delivery health: counts per state, and per remote host."""
+    """Delivery health: counts per state, and per remote host; inbox items per state, and the
+    refused ones by reason."""
     health = node_state(ctx).federation_service().health()
     states = health["deliveries"]
     click.echo(
@@ -141,3 +142,12 @@ def deliveries(ctx: click.Context) -> None:
     for host in health["hosts"]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(host["deliveries"].items()))
         click.echo(f"{host['host']}\t{host.get('state', 'ok')}\t{counts}")
+    received = health["inbox"]
+    click.echo(
+        "inbox: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(received["states"].items())) or "empty")
+    )
+    if received["refused"]:
+        click.echo("refused inbox items, by reason:")
+        for reason, count in received["refused"]:
+            click.echo(f"{count:>8}  {reason}")

@@ -22,7 +22,18 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy.orm import Session
 
 from node.state import NodeState
@@ -38,10 +49,28 @@ def state() -> NodeState:
     return cast(NodeState, current_app.extensions["coopfed"])
 
 
+# Requests that only read: their session begins deferred on SQLite (never waits under WAL).
+# The inboxes' POSTs too: they read here (does the member exist?) and write in a session of
+# their own (NodeFederation.receive).
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READ_BLUEPRINTS = frozenset({"ap_inbox"})
+
+
 def db() -> Session:
-    """The request's Session (created on first use, closed at teardown). Views commit."""
+    """The request's Session (created on first use, closed at teardown). Views commit.
+
+    GET requests get a read session — GETs never write; every other request a write session,
+    which on SQLite takes the write lock with its first statement (``BEGIN IMMEDIATE``), so a
+    view that reads, then writes waits its turn instead of failing with "database is locked".
+    """
     if "db" not in g:
-        g.db = state().session()
+        node = state()
+        if not has_request_context():
+            g.db = node.session()  # an app context of its own (the CLI, tests)
+        elif request.method in _READ_METHODS or request.blueprint in _READ_BLUEPRINTS:
+            g.db = node.read_session_factory()
+        else:
+            g.db = node.write_session_factory()
     return cast(Session, g.db)
 
 

@@ -59,8 +59,10 @@ class CoopFederation:
     :attr:`partnerships`, :attr:`follows`, :attr:`handlers` and :attr:`backfiller`.
 
     ``session_factory`` gives a Session wired to the node's listeners (used by the key
-    resolver, which runs in delivery worker threads). ``vocabulary(session)`` gives the current
-    vocabulary; ``avatar_url(member)`` the public URL of a member's avatar.
+    resolver, which runs in delivery worker threads); ``write_session_factory`` (default: the
+    same) the sessions that may write a key (SQLite: ``BEGIN IMMEDIATE``).
+    ``vocabulary(session)`` gives the current vocabulary; ``avatar_url(member)`` the public URL
+    of a member's avatar.
     """
 
     def __init__(
@@ -70,9 +72,10 @@ class CoopFederation:
         session_factory: Callable[[], Session],
         vocabulary: Callable[[Session], Vocabulary],
         avatar_url: Callable[[Member], str | None],
+        write_session_factory: Callable[[], Session] | None = None,
     ) -> None:
         self.ctx = ctx
-        self.keys = KeyStore(ctx, session_factory)
+        self.keys = KeyStore(ctx, session_factory, write_session_factory)
         self.documents = Documents(ctx, self.keys, vocabulary=vocabulary, avatar_url=avatar_url)
         self.collections = Collections(self.keys, self.documents)
         self.publisher = Publisher(ctx, self.keys, self.documents)
@@ -151,8 +154,14 @@ class CoopFederation:
     ) -> FollowDecision:
         return self.handlers.follow_policy(session, local, follower, follow)
 
-    def backfill(self, session: Session, actors: RemoteActors, partner: Partnership) -> int:
-        return self.backfiller.backfill(session, actors, partner)
+    def backfill(
+        self,
+        session: Session,
+        actors: RemoteActors,
+        partner: Partnership,
+        page_done: Callable[[], None] | None = None,
+    ) -> int:
+        return self.backfiller.backfill(session, actors, partner, page_done)
 
     # -- partnerships
     def request_partnership(

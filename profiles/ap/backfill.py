@@ -6,7 +6,7 @@ even when a partner was offline past the Delete's retry horizon)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -48,9 +48,18 @@ class Backfill:
             nxt = doc.get("next")
             url = nxt if isinstance(nxt, str) and same_host(nxt, origin) else None
 
-    def backfill(self, session: Session, actors: RemoteActors, partner: Partnership) -> int:
+    def backfill(
+        self,
+        session: Session,
+        actors: RemoteActors,
+        partner: Partnership,
+        page_done: Callable[[], None] | None = None,
+    ) -> int:
         """Page the partner's member and call collections (signed GETs, bounded) into our
-        tables. Returns how many rows were stored."""
+        tables. Returns how many rows were stored. ``page_done`` (e.g. ``session.commit``) runs
+        after each page is stored: the next page is then fetched outside any transaction (on
+        SQLite a write transaction held across network fetches blocks every other writer);
+        storing is idempotent, so an interrupted backfill is simply done again."""
         signer = self.keys.signer(session)
         stored = 0
         listed: dict[str, set[str]] = {"members": set(), "calls": set()}
@@ -64,6 +73,8 @@ class Backfill:
                     if isinstance(item, dict) and same_host(str(item.get("id", "")), partner.actor):
                         listed[kind].add(str(item["id"]))
                         stored += _store(session, actors, partner, kind, item)
+                if page_done is not None:
+                    page_done()
             complete = complete and pages < BACKFILL_MAX_PAGES
         if complete:  # a truncated listing proves nothing about what is missing
             reconcile(session, partner, listed["members"], listed["calls"])

@@ -1,8 +1,9 @@
 """The keys of a node's actors: RSA (HTTP signatures) and Ed25519 (FEP-8b32 proofs).
 
-Keys are RSA-2048, made lazily on the first request that needs them (serving an actor document,
-signing a delivery) — never during a bulk import. Publishing never needs an RSA key: an embedded
-``Person`` of a member without one yet is sent without ``publicKey``.
+Keys are RSA-2048, made with the member (:mod:`profiles.member_keys`; for bulk imports by the
+worker, in batches) and by the delivery worker's resolver if still missing — never by a GET: a
+member's actor without a key yet is served without ``publicKey``. Publishing never needs an RSA
+key: an embedded ``Person`` of a member without one yet is sent without ``publicKey``.
 
 Every actor also has an Ed25519 key (FEP-521a ``Multikey`` ``ACTOR#ed25519-key`` in its
 ``assertionMethod``), made on first use — it costs ~0.1 ms, so publishing makes it: every
@@ -45,13 +46,23 @@ class KeyStore:
     """The keys of one node's actors. ``session_factory`` gives a Session of the node (the
     resolvers run in delivery worker threads, each with a short session of its own)."""
 
-    def __init__(self, ctx: NodeContext, session_factory: Callable[[], Session]) -> None:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        session_factory: Callable[[], Session],
+        write_session_factory: Callable[[], Session] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.session_factory = session_factory
+        self.write_session_factory = write_session_factory or session_factory
         self.instance_iri = instance_actor_iri(ctx)
         self.calls_iri = calls_actor_iri(ctx)
         self._key_lock = threading.Lock()
         self._meta_cache: dict[str, str] = {}
+
+    def node_keys_cached(self) -> bool:
+        """Are the coop's and the calls Group's keys (RSA and Ed25519) known to this process?"""
+        return all(n in self._meta_cache for n in (*_KEY_META.values(), *_ED25519_META.values()))
 
     def meta_private(self, session: Session, which: str) -> str:
         """The private PEM of the coop or calls actor, created on first use (race-safe: the
@@ -170,8 +181,9 @@ class KeyStore:
         return None
 
     def resolver(self, actor_iri: str) -> tuple[str, str] | None:
-        """A :class:`federation.actors.LocalActorResolver` with its own short session."""
-        with self.session_factory() as session:
+        """A :class:`federation.actors.LocalActorResolver` with its own short session (a write
+        session: a deleted member's or an imported member's key may be made here)."""
+        with self.write_session_factory() as session:
             found = self.key_for(session, actor_iri)
             session.commit()
             return found

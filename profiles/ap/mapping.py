@@ -321,6 +321,23 @@ def _text(doc: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _natural(doc: dict[str, Any], key: str, language: object) -> tuple[str, str | None]:
+    """A natural-language property: ``key`` (e.g. ``content``) if it is a string, else one value
+    of its language map ``keyMap`` (AS2 §4.7: a peer may send only the map) — the one in
+    ``language`` if the map has it, else the first. Returns ``(text, map language or None)``."""
+    plain = doc.get(key)
+    if isinstance(plain, str):
+        return plain, None
+    values = doc.get(f"{key}Map")
+    if not isinstance(values, dict):
+        return "", None
+    texts = {k: v for k, v in values.items() if isinstance(k, str) and isinstance(v, str)}
+    if not texts:
+        return "", None
+    pick = language if isinstance(language, str) and language in texts else next(iter(texts))
+    return texts[pick], pick
+
+
 def parse_call(doc: dict[str, Any]) -> RemoteCall:
     """A remote coopfed call ``Page``, checked, for a ``Call`` row (local=False)."""
     ap_id = doc.get("id")
@@ -332,8 +349,10 @@ def parse_call(doc: dict[str, Any]) -> RemoteCall:
     vis = _remote_visibility(doc, "call")
     raw_status = doc.get(C["status"])
     status = raw_status if isinstance(raw_status, str) and raw_status in CALL_STATUSES else "open"
+    declared = doc.get(C["language"])
+    description, map_language = _natural(doc, C["description"], declared)
     try:
-        language = validation.language(str(doc.get(C["language"]) or "en"))
+        language = validation.language(str(declared or map_language or "en"))
     except ValueError:
         language = "en"
     languages: list[str] = []
@@ -343,7 +362,7 @@ def parse_call(doc: dict[str, Any]) -> RemoteCall:
         except (ValueError, TypeError):
             continue
     country, city = _country(doc), _city(doc)
-    title = _text(doc, C["title"])
+    title = _natural(doc, C["title"], declared or map_language)[0]
     if not title.strip():
         raise BadRequest("a call needs a name")
     required = _concepts(doc.get(C["skills_required"]))
@@ -356,9 +375,7 @@ def parse_call(doc: dict[str, Any]) -> RemoteCall:
         author_ap_id=author,
         node=host_of(ap_id),
         title=plain_text(title, max_length(CallFields, "title")),
-        description=sanitize_html(
-            _text(doc, C["description"]), max_length(CallFields, "description")
-        ),
+        description=sanitize_html(description, max_length(CallFields, "description")),
         language=language,
         country=country,
         city=city if city != country else "",

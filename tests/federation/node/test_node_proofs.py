@@ -180,7 +180,7 @@ def test_update_person_embeds_the_key_that_proves_it(node, alice):
     state = node.extensions["coopfed"]
     with state.session() as s:
         member = s.scalar(select(Member).where(Member.ap_id == alice))
-        assert member is not None and member.ed25519_private_multibase is None  # never used yet
+        assert member is not None and member.ed25519_private_multibase  # made with the member
         events.emit(s, events.MEMBER_SAVED, member)
         s.commit()
     (update,) = outbox_bodies(node, "Update")
