@@ -259,6 +259,27 @@ class Vocabulary:
         return sorted(((i, self.label(i, lang)) for i in iris), key=lambda p: p[1].casefold())
 
     @classmethod
+    def from_curated(cls, path: Path | None = None) -> Vocabulary:
+        """The shipped vocabulary without a database (benchmarks, tests): what
+        :func:`load_curated` into an empty node followed by :meth:`from_session` gives."""
+        data = load_curated_file(path)
+        kinds: dict[str, str] = {}
+        codes: dict[str, tuple[str, ...]] = {}
+        groups: dict[str, str | None] = {}
+        preferred: dict[str, dict[str, str]] = defaultdict(dict)
+        labels: list[Label] = []
+        for c in data["concepts"]:
+            iri = c["iri"]
+            kinds[iri] = c["kind"]
+            codes[iri] = tuple(c.get("esco_codes", ()))
+            groups[iri] = c.get("group")
+            for lang, names in c["labels"].items():
+                preferred[iri][lang] = names["preferred"]
+                labels.append(Label(iri, lang, names["preferred"], True))
+                labels.extend(Label(iri, lang, alt) for alt in names.get("alt", []))
+        return cls("curated", kinds, codes, groups, dict(preferred), labels)
+
+    @classmethod
     def from_session(cls, session: Session) -> Vocabulary:
         revision = current_revision(session)
         kinds: dict[str, str] = {}
