@@ -28,6 +28,7 @@ from eval_set import CALLS, MEMBERS, CallSpec, Member, check, forbidden  # noqa:
 
 import matchmaking as mm  # noqa: E402
 from profiles import match_data  # noqa: E402
+from profiles.understanding import LINKED, summarise, understand  # noqa: E402
 from profiles.vocabulary import Vocabulary  # noqa: E402
 
 Pipeline = tuple[
@@ -101,7 +102,49 @@ def _call(c: CallSpec, req: frozenset[str], opt: frozenset[str], **kw: object) -
     )
 
 
-PIPELINES: dict[str, Pipeline] = {"concepts-only": (old_profile, old_call)}
+# ---------------------------------------------------------------- the product (issue 11)
+def _pairs(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(tuple(p.split(">", 1)) for p in text.split())  # type: ignore[misc]
+
+
+def product_profile(m: Member, vocab: Vocabulary) -> mm.Profile:
+    langs = list(m.languages())
+    phrases = [understand(vocab, t, langs, "occupation") for t in m.phrases("occupations")]
+    phrases += [understand(vocab, t, langs, "skill") for t in m.phrases("skills")]
+    _linked.extend(p.status == LINKED for p in phrases)
+    u = summarise(vocab, phrases)
+    return _profile(
+        m,
+        u.skills,
+        u.occupations,
+        text_concepts=u.weak,
+        phrases=u.texts,
+        pairs=_pairs(m.pairs),
+    )
+
+
+def product_call(c: CallSpec, vocab: Vocabulary) -> mm.Call:
+    langs = [c.lang, *c.languages]
+    req = [understand(vocab, t, langs) for t in c.required]
+    opt = [understand(vocab, t, langs) for t in c.optional]
+    _linked.extend(p.status == LINKED for p in req + opt)
+    ur, uo = summarise(vocab, req), summarise(vocab, opt)
+    return _call(
+        c,
+        ur.skills | ur.occupations,
+        uo.skills | uo.occupations,
+        text_concepts=ur.weak | uo.weak,
+        required_phrases=ur.not_understood,
+        optional_phrases=uo.not_understood,
+        all_languages=c.all_languages,
+        pairs=_pairs(" ".join(c.pairs)),
+    )
+
+
+PIPELINES: dict[str, Pipeline] = {
+    "concepts-only": (old_profile, old_call),
+    "product": (product_profile, product_call),
+}
 
 
 def run(pipeline: str, vocab: Vocabulary, *, verbose: bool = False) -> dict[str, float]:
