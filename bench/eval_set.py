@@ -190,7 +190,7 @@ MEMBERS: tuple[Member, ...] = (
     M("fr_nettoyage", BE, "BE", "fr:native nl:B1", "fr", "agent d'entretien",
       "nettoyage; nettoyage de bureaux"),
     M("de_reinigung", DE, "DE", "de:native en:B1", "de", "Reinigungskraft", "Gebäudereinigung"),
-    M("es_limpieza", BE, "ES", "es:native fr:B2", "es", "limpiadora",
+    M("es_limpieza", BE, "ES", "es:native en:A2", "es", "limpiadora",
       "limpieza; limpieza de oficinas"),
     # --- contemporary dance (call dance_be, Italian)
     M("fr_chore", BE, "FR", "fr:native it:B2 en:C1", "fr", "chorégraphe",

@@ -45,9 +45,22 @@ def matchable(row: Member | Call) -> bool:
     return visibility.matchable(row.visibility, local=row.local)
 
 
+# Partial credit for hierarchy neighbours: only occupations in one ISCO unit group (2643:
+# translators and interpreters), never skills. ESCO skill groups are too broad to stand for
+# each other: choreography and lighting design share the leaf group S1.12.3, sound editing and
+# JavaScript the group S5.6 (issue 11). Measured on bench/eval_set.py: skill-group credit at
+# depth 4 (+3) found one more relevant member and suggested one (two) decoys; ISCO-only none.
+PARTIAL_CREDIT = {4: 0.3}
+
+
 def concept_graph(vocab: Vocabulary) -> mm.ConceptGraph:
     """Partial-credit graph from the concepts' ESCO hierarchy / ISCO codes."""
-    return mm.ConceptGraph({iri: codes for iri, codes in vocab.codes.items() if codes})
+    isco = {iri: [c for c in codes if c.isdigit()] for iri, codes in vocab.codes.items()}
+    return mm.ConceptGraph(
+        {iri: codes for iri, codes in isco.items() if codes},
+        credit_by_depth=PARTIAL_CREDIT,
+        implies=vocab.implies,
+    )
 
 
 def text_concepts(vocab: Vocabulary, *texts: str) -> frozenset[str]:
