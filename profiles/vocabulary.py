@@ -127,9 +127,8 @@ class _Loader:
 
     def relations(self, pairs: Iterable[tuple[str, str, bool]]) -> int:
         """Add occupation -> skill relations between known concepts, never duplicating."""
-        have = set(
-            self.session.execute(select(ConceptRelation.occupation_iri, ConceptRelation.skill_iri))
-        )
+        query = select(ConceptRelation.occupation_iri, ConceptRelation.skill_iri)
+        have = {(occ, skill) for occ, skill in self.session.execute(query)}
         rows = []
         for occ, skill, essential in pairs:
             kinds = (self.concepts.get(occ), self.concepts.get(skill))
