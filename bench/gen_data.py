@@ -293,7 +293,8 @@ def generate(
             required += _pick_weighted(rng, archetypes[rng.randrange(n_archetypes)].core, 2)
         if rng.random() < 0.3:
             required.append(arch.occupations[0])
-        optional = [c for c in rng.sample(arch.core + arch.periphery, min(3, len(arch.core + arch.periphery))) if c not in required]
+        bundle = arch.core + arch.periphery
+        optional = [c for c in rng.sample(bundle, min(3, len(bundle))) if c not in required]
         langs = {author.native} | ({"en"} if rng.random() < 0.5 else set())
         starts = ends = None
         if rng.random() < 0.7:
