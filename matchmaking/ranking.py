@@ -187,16 +187,21 @@ def implied(p: Profile, graph: ConceptGraph) -> frozenset[str]:
 
 
 def _credit(
-    c: str, p: Profile, w: Weights, graph: ConceptGraph, groups: dict[str, float] | None
+    c: str,
+    p: Profile,
+    w: Weights,
+    graph: ConceptGraph,
+    groups: dict[str, float] | None,
+    implies: frozenset[str],
 ) -> tuple[float, str, dict[str, float] | None]:
     """Credit of candidate p for concept c: 1 held, text_credit via text, implied_credit via
-    an occupation, else related."""
+    an occupation (``implies``: the skills p's occupations imply), else related."""
     if c in p.skills or c in p.occupations:
         return 1.0, "held", groups
     best, how = 0.0, ""
     if c in p.text_concepts:
         best, how = w.text_credit, "text"
-    if w.implied_credit > best and any(c in graph.implies(o) for o in p.occupations):
+    if w.implied_credit > best and c in implies:
         best, how = w.implied_credit, "implied"
     if groups is None:
         groups = held_groups(p, graph)
@@ -220,15 +225,16 @@ def features(
         "opt_held": [],
         "wrote": [],
     }
+    imp = implied(p, graph)
     req = 0.0
     for c in q.required:
-        credit, kind, groups = _credit(c, p, w, graph, groups)
+        credit, kind, groups = _credit(c, p, w, graph, groups, imp)
         if credit:
             req += credit * q.idf[c]
             how[kind].append(c)
     opt = 0.0
     for c in q.optional:
-        credit, kind, groups = _credit(c, p, w, graph, groups)
+        credit, kind, groups = _credit(c, p, w, graph, groups, imp)
         if credit:
             opt += credit * q.idf[c]
             how["opt_held" if kind == "held" else kind].append(c)

@@ -51,8 +51,14 @@ def similarity(a: str, b: str) -> float:
 def best_match(wanted: str, phrases: Iterable[str]) -> tuple[float, str]:
     """(similarity, phrase) of the phrase closest to ``wanted``; (0.0, "") if none."""
     best, found = 0.0, ""
+    gw = grams(wanted)
+    if not gw:
+        return best, found
     for p in phrases:
-        s = similarity(wanted, p)
+        gp = grams(p)
+        if not gp:
+            continue
+        s = 2 * len(gw & gp) / (len(gw) + len(gp))
         if s > best or (s == best and s > 0 and p < found):
             best, found = s, p
     return best, found

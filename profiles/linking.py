@@ -37,6 +37,12 @@ OWN_LANGUAGE_BOOST = 1.08
 # Below this best-label similarity a phrase gives no evidence of its language (gibberish
 # scores ~0.24 against the curated vocabulary through stray 3-grams).
 MIN_LANGUAGE_EVIDENCE = 0.3
+# Each word's first four letters are a feature too: a cheap stem, so that compounds and
+# inflections with the same start ("riggutrustning" / "riggning") meet. Together with the
+# second-best label of a concept counting a little (SECOND_LABEL_WEIGHT), held-aside synonyms
+# of bench_linking.py link right +1.4 points overall (nl +3.2, es +1.8, sv +0.6).
+PREFIXES = (4,)
+SECOND_LABEL_WEIGHT = 0.2
 # Labels considered per query, whatever ``limit`` is (so the top-1 never depends on it).
 CANDIDATES = 256
 # A label that shares exactly one whole word with a query, whose other words have nothing in
@@ -63,6 +69,9 @@ def features(text: str) -> list[str]:
         padded = f" {word} "
         out.extend(padded[i : i + 3] for i in range(len(padded) - 2))
         out.append("w:" + word)
+        for n in PREFIXES:
+            if len(word) > n:
+                out.append(f"p{n}:" + word[:n])
     return out
 
 
@@ -262,6 +271,7 @@ class Linker:
         top = top[boosted[top] > 0.05]
         query_words = normalise(text).split()
         best: dict[str, tuple[tuple[float, ...], int, float]] = {}
+        runner_up: dict[str, float] = {}
         for idx in top.tolist():
             label = self._labels[idx]
             raw = float(scores[idx])
@@ -270,7 +280,19 @@ class Linker:
                 score *= _one_shared_word_penalty(query_words, self._label_words[idx])
             key = (-score, -raw, -float(own[idx]), -float(label.preferred))
             if label.iri not in best or key < best[label.iri][0]:
+                if label.iri in best:
+                    runner_up[label.iri] = max(runner_up.get(label.iri, 0.0), best[label.iri][2])
                 best[label.iri] = (key, idx, score)
+            else:
+                runner_up[label.iri] = max(runner_up.get(label.iri, 0.0), score)
+        if SECOND_LABEL_WEIGHT:
+            # A synonym the vocabulary lacks usually shares words with several labels of the
+            # right concept and with one label of a wrong one: the second-best label of a
+            # concept counts a little (order only; the shown score stays the best label's).
+            best = {
+                iri: ((k[0] - SECOND_LABEL_WEIGHT * runner_up.get(iri, 0.0), *k[1:]), i, sc)
+                for iri, (k, i, sc) in best.items()
+            }
         ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
         out = []
         for iri, (_key, idx, score) in ranked:
