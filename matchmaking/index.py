@@ -39,6 +39,8 @@ from .team import greedy_team
 from .text import grams
 
 _COOP = 2
+STOP_GRAM_SHARE = 0.02
+STOP_GRAM_MIN = 500
 _VIS = {"public": 0, "partners": 1, "coop": _COOP}
 _OVERFLOW_BIT = 63
 
@@ -259,13 +261,26 @@ class MatchIndex:
             add(c, w.text / w.required if w.required else 1.0)
         # A phrase's 3-grams share its weight: a candidate who wrote the same phrase gets the
         # phrase's full weight, one sharing a few 3-grams a little (the re-ranker decides).
+        # 3-grams held by more than STOP_GRAM_SHARE of the rows (" de", "ing") say nothing and
+        # would fill the candidate pool with noise: they are left out of the channel (the
+        # re-ranker still compares whole phrases).
+        limit = max(STOP_GRAM_MIN, STOP_GRAM_SHARE * self._mat.shape[0])
         for phrases, scale in ((q.req_phrases, 1.0), (q.opt_phrases, opt)):
             for phrase in phrases:
                 gs = grams(phrase)
                 for g in gs:
+                    if self._postings(("n", g)) > limit:
+                        continue
                     share = q.phrase_idf * w.phrase_credit * scale / len(gs)
                     qw[("n", g)] = qw.get(("n", g), 0.0) + share
         return qw
+
+    def _postings(self, key: tuple[str, str]) -> int:
+        """Rows of the main segment holding column ``key``."""
+        i = self._cols.get(key)
+        if i is None or i >= self._mat.shape[1]:
+            return 0
+        return int(self._mat.indptr[i + 1] - self._mat.indptr[i])
 
     def _candidates(
         self,

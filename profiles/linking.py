@@ -14,8 +14,9 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy import sparse
@@ -44,7 +45,7 @@ MIN_LANGUAGE_EVIDENCE = 0.3
 PREFIXES = (4,)
 SECOND_LABEL_WEIGHT = 0.2
 # Labels considered per query, whatever ``limit`` is (so the top-1 never depends on it).
-CANDIDATES = 256
+CANDIDATES = 64
 # A label that shares exactly one whole word with a query, whose other words have nothing in
 # common with the query's other words, is a different thing ("dance company" vs "dance
 # marketing"): its score is scaled by this.
@@ -83,16 +84,22 @@ def _trigrams(words: Iterable[str]) -> set[str]:
     return out
 
 
-def _one_shared_word_penalty(query: Sequence[str], label: frozenset[str]) -> float:
-    """:data:`ONE_WORD_PENALTY` when query and label share one whole word and nothing else."""
+def _one_shared_word_penalty(
+    query: Sequence[str],
+    label: frozenset[str],
+    label_rest_grams: Callable[[str], set[str]] | None = None,
+) -> float:
+    """:data:`ONE_WORD_PENALTY` when query and label share one whole word and nothing else.
+    ``label_rest_grams(shared)`` may supply the 3-grams of the label's other words (cached)."""
     shared = label.intersection(query)
     if len(shared) != 1:
         return 1.0
-    q_rest = [w for w in query if w not in shared]
-    l_rest = [w for w in label if w not in shared]
-    if not q_rest or not l_rest:
+    (word,) = shared
+    q_rest = [w for w in query if w != word]
+    if not q_rest or len(label) == 1:
         return 1.0  # one is a part of the other ("dance" in "contemporary dance"): related
-    a, b = _trigrams(q_rest), _trigrams(l_rest)
+    a = _trigrams(q_rest)
+    b = label_rest_grams(word) if label_rest_grams else _trigrams(w for w in label if w != word)
     jaccard = len(a & b) / len(a | b) if a | b else 0.0
     return ONE_WORD_PENALTY if jaccard < 0.2 else 1.0
 
@@ -189,6 +196,8 @@ class Linker:
             lang: np.flatnonzero(self._label_langs == lang) for lang in set(self._label_langs)
         }
         self._kind_masks: dict[str, np.ndarray] = {}
+        self._lang_masks: dict[str, np.ndarray] = {}
+        self._rest_cache: dict[tuple[int, str], set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -257,14 +266,27 @@ class Linker:
         ``limit``: ties are broken by the unclipped score, then exactness, own language,
         preferred label, and finally the IRI (never by label text).
         """
+        return self.link_detect(text, lang, kind=kind, limit=limit, langs=langs)[1]
+
+    def link_detect(
+        self,
+        text: str,
+        lang: str | None = None,
+        *,
+        kind: str | None = None,
+        limit: int = 5,
+        langs: Sequence[str] = (),
+    ) -> tuple[str | None, list[LinkSuggestion]]:
+        """:meth:`link`, also answering the language used (given, or detected among ``langs``),
+        with one similarity computation for both."""
         scores = self.scores(text)
         if not len(scores):
-            return []
+            return lang, []
         if lang is None and langs:
             lang = self.detect_language(text, langs, scores)
         if kind is not None:
             scores = scores * self._kind_mask(kind)
-        own = self._label_langs == lang if lang else np.zeros(len(scores), dtype=bool)
+        own = self._own_mask(lang)
         boosted = scores * np.where(own, OWN_LANGUAGE_BOOST, 1.0).astype(np.float32)
         k = min(CANDIDATES, len(boosted))
         top = np.argpartition(-boosted, k - 1)[:k] if k < len(boosted) else np.arange(k)
@@ -277,7 +299,9 @@ class Linker:
             raw = float(scores[idx])
             score = float(boosted[idx])
             if raw < 1.0:
-                score *= _one_shared_word_penalty(query_words, self._label_words[idx])
+                score *= _one_shared_word_penalty(
+                    query_words, self._label_words[idx], partial(self._rest_grams, idx)
+                )
             key = (-score, -raw, -float(own[idx]), -float(label.preferred))
             if label.iri not in best or key < best[label.iri][0]:
                 if label.iri in best:
@@ -302,7 +326,25 @@ class Linker:
             out.append(
                 LinkSuggestion(iri, min(shown, 1.0 if exact else 0.98), label.text, label.lang)
             )
-        return out
+        return lang, out
+
+    def _rest_grams(self, idx: int, word: str) -> set[str]:
+        """3-grams of label ``idx``'s words other than ``word`` (memoised per label)."""
+        key = (idx, word)
+        found = self._rest_cache.get(key)
+        if found is None:
+            found = _trigrams(w for w in self._label_words[idx] if w != word)
+            if len(self._rest_cache) < 200_000:
+                self._rest_cache[key] = found
+        return found
+
+    def _own_mask(self, lang: str | None) -> np.ndarray:
+        """Labels in ``lang`` (cached: comparing an object array per query is slow)."""
+        mask = self._lang_masks.get(lang or "")
+        if mask is None:
+            mask = self._label_langs == lang if lang else np.zeros(len(self._labels), dtype=bool)
+            self._lang_masks[lang or ""] = mask
+        return mask
 
     def _kind_mask(self, kind: str) -> np.ndarray:
         mask = self._kind_masks.get(kind)

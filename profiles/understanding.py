@@ -44,9 +44,8 @@ def understand(
     ours). Never raises for odd text: gibberish comes back ``unlinked``."""
     text = " ".join(text.split())
     candidates = [code for code in langs if code in LANGUAGES] or list(LANGUAGES)
-    linker = vocab.linker
-    lang = linker.detect_language(text, candidates) or ""
-    found = linker.link(text, lang or None, kind=kind, limit=2)
+    detected, found = vocab.linker.link_detect(text, kind=kind, limit=2, langs=candidates)
+    lang = detected or ""
     status = {"link": LINKED, "propose": PROPOSED}.get(confidence(text, found), UNLINKED)
     if status == UNLINKED or not found:
         return Phrase(text, lang, kind or "", None, UNLINKED, found[0].score if found else 0.0)
