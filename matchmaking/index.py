@@ -15,6 +15,7 @@ in Python at query time and merged into the main segment every ``compact_at`` up
 O(nnz) pass that also drops tombstoned rows). ``remove_profile`` takes effect immediately.
 """
 
+# size: the index is one class (segments, candidate channels, queries, exposure) read as a whole
 from __future__ import annotations
 
 import math

@@ -211,6 +211,19 @@ def _credit(
     return best, how, groups
 
 
+def _phrase_credit(p: Profile, q: CallQuery, w: Weights, wrote: list[str]) -> tuple[float, float]:
+    """(required, optional) credit of the call's phrases that match a phrase p wrote; the
+    (theirs, wanted) pairs are appended to ``wrote``."""
+    out = [0.0, 0.0]
+    for slot, phrases in enumerate((q.req_phrases, q.opt_phrases)):
+        for wanted in phrases:
+            sim, theirs = best_match(wanted, p.phrases)
+            if sim >= PHRASE_MIN:
+                out[slot] += w.phrase_credit * sim * q.phrase_idf
+                wrote += [theirs, wanted]
+    return out[0], out[1]
+
+
 def features(
     p: Profile, q: CallQuery, w: Weights, graph: ConceptGraph
 ) -> tuple[dict[str, float], dict[str, list[str]]]:
@@ -239,16 +252,8 @@ def features(
             opt += credit * q.idf[c]
             how["opt_held" if kind == "held" else kind].append(c)
     if p.phrases:
-        for phrases, scale in ((q.req_phrases, 1.0), (q.opt_phrases, 0.0)):
-            for wanted in phrases:
-                sim, theirs = best_match(wanted, p.phrases)
-                if sim >= PHRASE_MIN:
-                    credit = w.phrase_credit * sim * q.phrase_idf
-                    if scale:
-                        req += credit
-                    else:
-                        opt += credit
-                    how["wrote"] += [theirs, wanted]
+        r, o = _phrase_credit(p, q, w, how["wrote"])
+        req, opt = req + r, opt + o
     has = p.skills | p.occupations | p.text_concepts
     adds = [c for c in q.lacking if c in has]
     how["adds"] = adds
@@ -285,6 +290,29 @@ def linear_score(f: Mapping[str, float], w: Weights) -> float:
     return sum(getattr(w, k) * v for k, v in f.items()) / w.total()
 
 
+def _issue11_reasons(
+    p: Profile,
+    call: Call,
+    how: Mapping[str, list[str]],
+    graph: ConceptGraph,
+    required_share: float,
+    languages_share: float,
+) -> list[Reason]:
+    """Skills implied by an occupation, phrases that matched, the translator's language pair."""
+    out: list[Reason] = []
+    if how["implied"]:
+        by_occ = []
+        for c in how["implied"]:
+            by_occ += [c, min(o for o in p.occupations if c in graph.implies(o))]
+        out.append(Reason("implied_skill", tuple(by_occ), weight=required_share / 2))
+    if how["wrote"]:
+        out.append(Reason("wrote", values=tuple(how["wrote"]), weight=required_share / 3))
+    if call.pairs & p.pairs:
+        pair = min(call.pairs & p.pairs)
+        out.append(Reason("language_pair", values=pair, weight=languages_share))
+    return out
+
+
 def reasons(
     p: Profile,
     q: CallQuery,
@@ -313,17 +341,7 @@ def reasons(
                 pairs += [c, best]
         if pairs:
             out.append(Reason("related_skill", tuple(pairs), weight=share("required") / 2))
-    if how["implied"]:
-        by_occ = []
-        for c in how["implied"]:
-            occ = min(o for o in p.occupations if c in graph.implies(o))
-            by_occ += [c, occ]
-        out.append(Reason("implied_skill", tuple(by_occ), weight=share("required") / 2))
-    if how["wrote"]:
-        out.append(Reason("wrote", values=tuple(how["wrote"]), weight=share("required") / 3))
-    if call.pairs & p.pairs:
-        pair = min(call.pairs & p.pairs)
-        out.append(Reason("language_pair", values=pair, weight=share("languages")))
+    out += _issue11_reasons(p, call, how, graph, share("required"), share("languages"))
     if how["adds"]:
         out.append(Reason("adds_to_team", tuple(how["adds"]), weight=share("complement")))
     if how["occupation"]:

@@ -420,6 +420,21 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _phrase_rows(member_id: int, said: list[tuple[str, Phrase]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "member_id": member_id,
+            "position": i,
+            "kind": ph.kind or ("occupation" if key == "occupations" else "skill"),
+            "text": ph.text[:255],
+            "lang": ph.lang,
+            "concept_iri": ph.iri,
+            "status": ph.status,
+        }
+        for i, (key, ph) in enumerate(said)
+    ]
+
+
 def import_members(
     session: Session,
     ctx: NodeContext,
@@ -467,21 +482,7 @@ def import_members(
         session.flush()
         if said:
             # One Core executemany, not an ORM object per phrase: 10,000 members type ~40,000.
-            session.execute(
-                insert(MemberPhrase),
-                [
-                    {
-                        "member_id": member.id,
-                        "position": i,
-                        "kind": ph.kind or ("occupation" if key == "occupations" else "skill"),
-                        "text": ph.text[:255],
-                        "lang": ph.lang,
-                        "concept_iri": ph.iri,
-                        "status": ph.status,
-                    }
-                    for i, (key, ph) in enumerate(said)
-                ],
-            )
+            session.execute(insert(MemberPhrase), _phrase_rows(member.id, said))
         events.emit(session, events.MEMBER_SAVED, member)
         usernames.add(username)
         if email:

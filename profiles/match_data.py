@@ -140,6 +140,7 @@ def _member_batches(
         yield cols
 
 
+# size: one pass per chunk over the five child tables, so that each is read once per chunk
 def load_profiles(
     session: Session,
     vocab: Vocabulary,
@@ -216,6 +217,7 @@ def _chunks_int(ids: list[int]) -> Iterator[list[int]]:
         yield ids[i : i + CHUNK]
 
 
+# size: one pass per chunk over the three child tables, so that each is read once per chunk
 def load_calls(
     session: Session,
     vocab: Vocabulary,

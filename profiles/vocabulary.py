@@ -189,6 +189,14 @@ def _hierarchy_codes(directory: Path) -> dict[str, str]:
     return codes
 
 
+def _set_version(session: Session, version: str) -> None:
+    meta = session.get(NodeMeta, ESCO_VERSION_KEY)
+    if meta is None:
+        session.add(NodeMeta(key=ESCO_VERSION_KEY, value=version))
+    else:
+        meta.value = version
+
+
 def _isco_code(row: dict[str, str], iri: str) -> str:
     """ISCO code of an occupation row (its group's code) or of an ISCO group row (its own)."""
     if row.get("conceptType") == "ISCOGroup":
@@ -262,12 +270,7 @@ def import_esco(
     if relations.exists():
         loader.report.files.append(relations.name)
         loader.report.relations_added = loader.relations(_relation_rows(relations))
-    meta = session.get(NodeMeta, ESCO_VERSION_KEY)
-    version = f"ESCO (imported from {directory.name})"
-    if meta is None:
-        session.add(NodeMeta(key=ESCO_VERSION_KEY, value=version))
-    else:
-        meta.value = version
+    _set_version(session, f"ESCO (imported from {directory.name})")
     bump_revision(session)
     loader.report.languages = sorted({lang for _, lang in files})
     return loader.report
