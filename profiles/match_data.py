@@ -83,6 +83,22 @@ def pairs(text: str) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
+def normalise_pairs(text: str, limit: int = 64) -> str:
+    """What a form or file says about language pairs, as stored: 'DE>sv, en→sv' ->
+    'de>sv en>sv' (sorted, unique); parts that are not two language codes are dropped."""
+    found = set()
+    for part in text.replace(",", " ").replace("→", ">").split():
+        src, sep, dst = part.lower().partition(">")
+        if sep and 2 <= len(src) <= 3 and 2 <= len(dst) <= 3 and (src + dst).isalpha():
+            found.add(f"{src}>{dst}")
+    out = ""
+    for pair in sorted(found):
+        if len(out) + len(pair) + 1 > limit:
+            break
+        out = f"{out} {pair}".strip()
+    return out
+
+
 def _weak(rows: list[tuple[str | None, str]]) -> set[str]:
     """Proposed concepts of (concept_iri, status) phrase rows: weaker evidence."""
     return {iri for iri, status in rows if iri and status == PROPOSED}

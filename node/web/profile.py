@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from node.i18n import current_language
 from node.web import current_member, db, forms, login_required, state, vocab
 from node.web.pages import avatar_folder, find, picker
+from profiles import match_data
 from profiles import members as member_service
 from profiles.errors import ValidationError
 from profiles.languages import UI_LANGUAGES
@@ -41,6 +42,9 @@ def _render_profile(
             levels=forms.level_choices(),
             visibilities=forms.visibility_choices(),
             empty_rows=forms.EMPTY_ROWS,
+            language_pairs=request.form.get("language_pairs", "")[:300]
+            if request.method == "POST"
+            else me.language_pairs,
         ),
         status,
     )
@@ -87,6 +91,9 @@ def edit_profile() -> Any:
     elif request.form.get("remove_avatar"):
         me.avatar = None
     me.ui_language = ui_language or None
+    me.language_pairs = match_data.normalise_pairs(
+        request.form.get("language_pairs", ""), limit=255
+    )
     session_ = db()
     try:
         member_service.update_profile(session_, me, form.data, vocab())

@@ -126,3 +126,37 @@ def test_the_author_sees_what_was_not_understood(app):
     assert "Antragsprosa für Kulturstiftungen" in page
     assert "nicht als Kompetenz verstanden" in page or "not understood" in page
     assert "Buchhaltung" in page
+
+
+def test_language_pairs_are_normalised():
+    from profiles.match_data import normalise_pairs, pairs
+
+    assert normalise_pairs("DE>sv, en→sv  nonsense x>y de>sv") == "de>sv en>sv"
+    assert pairs("de>sv en>sv") == {("de", "sv"), ("en", "sv")}
+    assert len(normalise_pairs(" ".join(f"a{c}>b{c}" for c in "abcdefghijklmnop"))) <= 64
+
+
+def test_all_languages_and_pairs_filter_on_a_node(app):
+    state = _state(app)
+    with state.session() as s:
+        call = s.scalar(select(Call).where(Call.ref == "c1"))
+        call.languages_all = True
+        call.language_pairs = "sv>de"
+        karin = s.scalar(select(Member).where(Member.username == "karin"))
+        karin.language_pairs = "sv>de"
+        s.commit()
+    names, found = call_matches(app, "c1")
+    # lea writes French and speaks German but states no pair; karin translates sv>de.
+    assert names == ["karin"]
+    assert "language_pair" in {r.code for r in found.matches[0].suggestion.reasons}
+
+
+def test_the_forms_offer_the_language_rules(app):
+    client = app.test_client()
+    client.post("/login", data={"username": "auteur", "password": PASSWORD})
+    with _state(app).session() as s:
+        public_id = s.scalar(select(Call.public_id).where(Call.ref == "c1"))
+    page = client.get(f"/calls/{public_id}/edit").get_data(as_text=True)
+    assert 'name="languages_all"' in page and 'name="language_pairs"' in page
+    profile = client.get("/profile/edit").get_data(as_text=True)
+    assert 'name="language_pairs"' in profile
