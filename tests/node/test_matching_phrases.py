@@ -160,3 +160,38 @@ def test_the_forms_offer_the_language_rules(app):
     assert 'name="languages_all"' in page and 'name="language_pairs"' in page
     profile = client.get("/profile/edit").get_data(as_text=True)
     assert 'name="language_pairs"' in profile
+
+
+def test_members_confirm_or_reject_what_the_import_proposed(make_node):
+    app = make_node(domain="smart.nl", name="Smart NL", country="NL")
+    app.config["WTF_CSRF_ENABLED"] = False
+    nina = person("nina", [("nl", "native")], skills=["videoprojectie", "geluidsmixage live"])
+    assert run(app, "members", [nina]).stored == 1
+    state = _state(app)
+    with state.session() as s:
+        member = s.scalar(select(Member).where(Member.username == "nina"))
+        member_service.set_password(member, PASSWORD)
+        proposed = [p for p in member.phrases if p.status == "proposed"]
+        assert proposed, [(p.text, p.status) for p in member.phrases]
+        ids = {p.text: p.id for p in member.phrases}
+        iri = proposed[0].concept_iri
+        s.commit()
+    client = app.test_client()
+    client.post("/login", data={"username": "nina", "password": PASSWORD})
+    page = client.get("/profile/edit?lang=nl").get_data(as_text=True)
+    assert "Hebben we je goed begrepen?" in page and proposed[0].text in page
+    form = {
+        "name": "Nina",
+        "country": "NL",
+        "visibility": "partners",
+        "language_code": ["nl"],
+        "language_level": ["native"],
+        "action": "save",
+        f"phrase-{ids[proposed[0].text]}": "yes",
+    }
+    assert client.post("/profile/edit", data=form).status_code in (302, 303)
+    with state.session() as s:
+        member = s.scalar(select(Member).where(Member.username == "nina"))
+        held = {c.concept_iri for c in member.skills} | {c.concept_iri for c in member.occupations}
+        assert iri in held
+        assert {p.text: p.status for p in member.phrases}[proposed[0].text] == "linked"
