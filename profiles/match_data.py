@@ -52,8 +52,9 @@ def matchable(row: Member | Call) -> bool:
 # Partial credit for hierarchy neighbours: only occupations in one ISCO unit group (2643:
 # translators and interpreters), never skills. ESCO skill groups are too broad to stand for
 # each other: choreography and lighting design share the leaf group S1.12.3, sound editing and
-# JavaScript the group S5.6 (issue 11). Measured on bench/eval_set.py: skill-group credit at
-# depth 4 (+3) found one more relevant member and suggested one (two) decoys; ISCO-only none.
+# JavaScript the group S5.6 (issue 11). Measured on bench/eval_set.py (before the vocabulary
+# grew): skill-group credit at depth 4 (and 3) found one more relevant member and put one (two)
+# more labelled traps in a top 10; ISCO-only credit changed nothing there.
 PARTIAL_CREDIT = {4: 0.3}
 
 
