@@ -2,14 +2,15 @@
 
 A phrase no concept was found for ("kamerajobb", "EU-Förderprogramme") is still evidence:
 within one language and between related ones (coreografia / koreografi, Businessplan /
-business plan, bilan carbone / bilancio di carbonio) character 3-grams of the words find the same thing written
-differently. It is *weaker* evidence than a concept (see ``Weights.phrase_credit``) and only
-counts from :data:`PHRASE_MIN` similarity up. Measured on bench/eval_set.py (every call phrase
-against every member phrase): at 0.5, 22 of the 50 relevant (call, member) pairs meet through
-a phrase (the others only through concepts), 1 of the 13 labelled traps does (a member lacking
-the call's language, whom the language rule removes anyway) and 3 of the ~1,100 unlabelled
-pairs ("web development" for "game development", 0.67). The nearest decoy,
-"Werbetexte schreiben" for "Förderanträge schreiben", is at 0.44.
+business plan, bilan carbone / bilancio di carbonio) character 3-grams of the words find the
+same thing written differently. It is *weaker* evidence than a concept (see
+``Weights.phrase_credit``) and only counts from :data:`PHRASE_MIN` similarity up. Measured on
+bench/eval_set.py (every call phrase against every member phrase): at 0.5, 22 of the 50
+relevant (call, member) pairs meet through a phrase (the others only through concepts), 1 of
+the 13 labelled traps does (a member lacking the call's language, whom the language rule
+removes anyway) and 3 of the ~1,100 unlabelled pairs ("web development" for "game
+development", 0.67). The nearest decoy, "Werbetexte schreiben" for "Förderanträge schreiben",
+is at 0.44.
 """
 
 from __future__ import annotations
