@@ -178,6 +178,8 @@ def test_members_confirm_or_reject_what_the_import_proposed(make_node):
         s.commit()
     client = app.test_client()
     client.post("/login", data={"username": "nina", "password": PASSWORD})
+    home = client.get("/?lang=nl").get_data(as_text=True)
+    assert 'id="proposals-notice"' in home  # on the next sign-in, a pointer to the review
     page = client.get("/profile/edit?lang=nl").get_data(as_text=True)
     assert "Hebben we je goed begrepen?" in page and proposed[0].text in page
     form = {
@@ -195,3 +197,5 @@ def test_members_confirm_or_reject_what_the_import_proposed(make_node):
         held = {c.concept_iri for c in member.skills} | {c.concept_iri for c in member.occupations}
         assert iri in held
         assert {p.text: p.status for p in member.phrases}[proposed[0].text] == "linked"
+    still = any(p.status == "proposed" for p in proposed[1:])
+    assert ('id="proposals-notice"' in client.get("/").get_data(as_text=True)) == still
