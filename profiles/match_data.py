@@ -49,13 +49,15 @@ def matchable(row: Member | Call) -> bool:
     return visibility.matchable(row.visibility, local=row.local)
 
 
-# Partial credit for hierarchy neighbours: only occupations in one ISCO unit group (2643:
-# translators and interpreters), never skills. ESCO skill groups are too broad to stand for
-# each other: choreography and lighting design share the leaf group S1.12.3, sound editing and
-# JavaScript the group S5.6 (issue 11). Measured on bench/eval_set.py (before the vocabulary
-# grew): skill-group credit at depth 4 (and 3) found one more relevant member and put one (two)
-# more labelled traps in a top 10; ISCO-only credit changed nothing there.
-PARTIAL_CREDIT = {4: 0.3}
+# Partial credit for hierarchy neighbours: none. ESCO skill groups are too broad to stand for
+# each other (choreography and lighting design share the leaf group S1.12.3, sound editing and
+# JavaScript the group S5.6: issue 11), and so are ISCO unit groups (3521 holds camera, sound
+# and lighting technicians). Measured on bench/eval_set.py with the final vocabulary: ISCO
+# unit-group credit 0.3 put a lighting technician in a sound call's top 10 (trap rate 0.077)
+# and found no relevant member that concepts, implied skills and phrases did not (nDCG@10 and
+# cross-language recall equal); skill-group credit earlier added one relevant member and one
+# or two traps. The ranker keeps the mechanism (matchmaking.ConceptGraph) for other graphs.
+PARTIAL_CREDIT: dict[int, float] = {}
 
 
 def concept_graph(vocab: Vocabulary) -> mm.ConceptGraph:
