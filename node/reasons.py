@@ -27,6 +27,14 @@ import matchmaking as mm
 from profiles.vocabulary import Vocabulary
 
 PERSPECTIVES = ("candidate", "self", "peer")
+# Quotation marks around a member's own words, as each language writes them.
+QUOTES = {
+    "de": ("„", "“"),
+    "fr": ("« ", " »"),
+    "sv": ("”", "”"),
+    "it": ("«", "»"),
+    "es": ("«", "»"),
+}
 
 
 @lru_cache(maxsize=16)
@@ -119,8 +127,9 @@ def sentence(reason: mm.Reason, vocab: Vocabulary, lang: str, perspective: str) 
         )
     if code == "wrote":
         pairs = list(zip(v[::2], v[1::2], strict=False))
-        theirs = _join([f"“{t}”" for t, _ in pairs])
-        wanted = _join(sorted({f"“{w}”" for _, w in pairs}))
+        opening, closing = QUOTES.get(lang, ("“", "”"))
+        theirs = _join([f"{opening}{t}{closing}" for t, _ in pairs])
+        wanted = _join(sorted({f"{opening}{w}{closing}" for _, w in pairs}))
         if perspective == "self":
             return gettext(
                 "You wrote %(theirs)s; the call asks for %(wanted)s", theirs=theirs, wanted=wanted

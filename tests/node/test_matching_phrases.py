@@ -199,3 +199,31 @@ def test_members_confirm_or_reject_what_the_import_proposed(make_node):
         assert {p.text: p.status for p in member.phrases}[proposed[0].text] == "linked"
     still = any(p.status == "proposed" for p in proposed[1:])
     assert ('id="proposals-notice"' in client.get("/").get_data(as_text=True)) == still
+
+
+@pytest.mark.parametrize("lang", ["de", "sv", "fr", "nl", "it", "es"])
+def test_new_reasons_read_in_every_language(app, lang):
+    import matchmaking as mm
+    from node.reasons import render
+
+    state = _state(app)
+    with state.session() as s:
+        vocab = state.vocabulary.get(s)
+    occ = next(i for i, k in vocab.kinds.items() if k == "occupation" and i in vocab.implies)
+    skill = min(vocab.implies[occ])
+    reasons = (
+        mm.Reason("implied_skill", (skill, occ)),
+        mm.Reason("wrote", values=("kamerajobb", "Kameraarbeit")),
+        mm.Reason("language_pair", values=("de", "sv")),
+    )
+    with app.test_request_context():
+        english = render(reasons, vocab, "en", "candidate")
+        mine = render(reasons, vocab, lang, "candidate")
+        yours = render(reasons, vocab, lang, "self")
+    for theirs, ours in zip(english, mine, strict=True):
+        assert theirs != ours  # translated, not the English fallback
+    assert vocab.label(skill, lang) in mine[0] and vocab.label(occ, lang) in mine[0]
+    assert "kamerajobb" in mine[1]
+    if lang == "de":
+        assert "„kamerajobb“" in mine[1]  # German quotation marks
+    assert len(set(mine) & set(yours)) == 0  # the member reads their own perspective
