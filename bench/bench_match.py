@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import sys
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluate import DenseBaseline, evaluate  # noqa: E402
-from gen_data import Dataset, generate, to_profile  # noqa: E402
+from gen_data import VOCABULARY, Dataset, generate, to_profile  # noqa: E402
 
-from matchmaking import MatchIndex  # noqa: E402
+from matchmaking import Call, MatchIndex, Profile  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -43,6 +45,26 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs) * 1000, q))
 
 
+def with_phrases(
+    profiles: list[Profile], calls: list[Call], seed: int
+) -> tuple[list[Profile], list[Call]]:
+    """Phrases drawn from the curated vocabulary's labels in all seven languages: real words,
+    so that the 3-gram postings have the sizes real phrases give."""
+    rng = random.Random(seed)
+    data = json.loads(VOCABULARY.read_text(encoding="utf-8"))
+    pool = sorted(
+        {
+            t
+            for c in data["concepts"]
+            for e in c["labels"].values()
+            for t in [e["preferred"], *e["alt"]]
+        }
+    )
+    profiles = [replace(p, phrases=tuple(rng.sample(pool, 3))) for p in profiles]
+    calls = [replace(c, required_phrases=tuple(rng.sample(pool, 2))) for c in calls]
+    return profiles, calls
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="MatchIndex benchmark")
     ap.add_argument("--profiles", type=int, default=100_000)
@@ -52,12 +74,19 @@ def main() -> None:
     ap.add_argument(
         "--free-text", action="store_true", help="also run with concepts typed as free text"
     )
+    ap.add_argument(
+        "--phrases",
+        action="store_true",
+        help="give every profile 3 and every call 2 unlinked phrases (the phrase channel)",
+    )
     args = ap.parse_args()
 
     t = time.perf_counter()
     universe = "curated" if args.free_text else "esco"
     ds = generate(args.profiles, args.calls, seed=args.seed, universe=universe)
     profiles = [to_profile(m) for m in ds.members]
+    if args.phrases:
+        profiles, ds.calls = with_phrases(profiles, ds.calls, args.seed)
     graph = ds.graph()
     print(
         f"generated {len(profiles)} profiles, {len(ds.calls)} calls in "

@@ -182,7 +182,7 @@ def _curated_archetypes(rng: random.Random, concepts: list[dict], n: int) -> lis
         main, *others = rng.sample(groups, rng.randint(2, 3))
         anchor = sorted(skills[main])
         pool = sorted({s for g in others for s in skills[g]})
-        core = rng.sample(anchor, min(12, len(anchor))) + rng.sample(pool, 8)
+        core = rng.sample(anchor, min(12, len(anchor))) + rng.sample(pool, min(8, len(pool)))
         rest = sorted((set(anchor) | set(pool)) - set(core))
         periphery = rng.sample(rest, min(15, len(rest)))
         occupations = tuple(rng.sample(sorted(occs[main]), min(2, len(occs[main]))))
@@ -257,7 +257,7 @@ def generate(
         a = rng.choices(range(n_archetypes), weights=popularity)[0]
         arch = archetypes[a]
         mine = _pick_weighted(rng, arch.core, rng.randint(7, 13))
-        mine += rng.sample(arch.periphery, rng.randint(0, 3))
+        mine += rng.sample(arch.periphery, min(len(arch.periphery), rng.randint(0, 3)))
         mine += rng.sample(noise, rng.randint(0, 2))
         if rng.random() < 0.1:  # a second trade
             mine += _pick_weighted(rng, archetypes[rng.randrange(n_archetypes)].core, 4)
@@ -293,7 +293,8 @@ def generate(
             required += _pick_weighted(rng, archetypes[rng.randrange(n_archetypes)].core, 2)
         if rng.random() < 0.3:
             required.append(arch.occupations[0])
-        optional = [c for c in rng.sample(arch.core + arch.periphery, 3) if c not in required]
+        bundle = arch.core + arch.periphery
+        optional = [c for c in rng.sample(bundle, min(3, len(bundle))) if c not in required]
         langs = {author.native} | ({"en"} if rng.random() < 0.5 else set())
         starts = ends = None
         if rng.random() < 0.7:

@@ -24,6 +24,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_federation.py": (["--quick"], []),
     "bench_match.py": (["--profiles", "5000", "--calls", "100"], []),
     "bench_linking.py": ([], []),
+    "bench_match_quality.py": ([], []),
     "bench_callpage.py": (["--members", "2000", "--requests", "100"], []),
     "bench_mail.py": (["--quick"], []),
     "bench_scale.py": (["--sizes", "20000,50000", "--calls", "50", "--nprobe", "4,16"], []),

@@ -46,7 +46,8 @@ def code_path(code: str) -> tuple[str, ...]:
 
 
 class ConceptGraph:
-    """Concept IRI -> hierarchy codes, answering ``related(a, b)`` in O(codes) dict lookups.
+    """Concept IRI -> hierarchy codes, answering ``related(a, b)`` in O(codes) dict lookups;
+    and occupation IRI -> the skills it implies (``implies``), which the ranker credits.
 
     ``codes`` maps each IRI to its leaf codes (a skill may sit in several ESCO groups). Every
     ancestor code whose depth has a credit in ``credit_by_depth`` becomes a *group*; concepts
@@ -58,7 +59,11 @@ class ConceptGraph:
         codes: Mapping[str, Iterable[str]],
         *,
         credit_by_depth: Mapping[int, float] | None = None,
+        implies: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
+        self._implies: dict[str, frozenset[str]] = {
+            occ: frozenset(skills) for occ, skills in (implies or {}).items()
+        }
         credits = dict(DEFAULT_CREDIT_BY_DEPTH if credit_by_depth is None else credit_by_depth)
         if any(not 0.0 <= c < 1.0 for c in credits.values()):
             raise ValueError("partial credits must be in [0, 1)")
@@ -81,6 +86,10 @@ class ConceptGraph:
 
     def __contains__(self, iri: object) -> bool:
         return iri in self._groups
+
+    def implies(self, iri: str) -> frozenset[str]:
+        """Skills an occupation implies (ESCO essential skills); empty for anything else."""
+        return self._implies.get(iri, frozenset())
 
     def groups(self, iri: str) -> tuple[tuple[str, float], ...]:
         """(group code, credit) pairs of a concept, highest credit first; () if unknown."""

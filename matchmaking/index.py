@@ -3,7 +3,9 @@
 Layout. Profiles live in a *main segment* (a CSC matrix profile x column, binary, plus numpy
 arrays of the attributes the hard filters need) and a small *pending* buffer of recent upserts.
 Columns are ``("c", iri)`` concepts a member declared, ``("t", iri)`` concepts only the node's
-text linker found, and ``("g", code)`` hierarchy groups of declared concepts (partial credit).
+text linker found (or proposed), ``("i", iri)`` skills their occupations imply, ``("g", code)``
+hierarchy groups of declared concepts (partial credit) and ``("n", 3-gram)`` character 3-grams
+of the phrases they wrote (the phrase channel, matchmaking.text).
 A query is a weighted set of columns; candidate scores are one sparse column-slice mat-vec
 (work proportional to the postings touched, not to the number of profiles), then the best
 ``candidates`` are re-ranked exactly by :mod:`matchmaking.ranking`.
@@ -13,6 +15,7 @@ in Python at query time and merged into the main segment every ``compact_at`` up
 O(nnz) pass that also drops tombstoned rows). ``remove_profile`` takes effect immediately.
 """
 
+# size: the index is one class (segments, candidate channels, queries, exposure) read as a whole
 from __future__ import annotations
 
 import math
@@ -23,10 +26,22 @@ import scipy.sparse as sp
 
 from .concepts import ConceptGraph
 from .model import Call, Profile, Reason, Suggestion, Team, visible
-from .ranking import CallQuery, Weights, feasible, features, linear_score, reasons
+from .ranking import (
+    CallQuery,
+    Weights,
+    feasible,
+    features,
+    implied,
+    language_ok,
+    linear_score,
+    reasons,
+)
 from .team import greedy_team
+from .text import grams
 
 _COOP = 2
+STOP_GRAM_SHARE = 0.02
+STOP_GRAM_MIN = 500
 _VIS = {"public": 0, "partners": 1, "coop": _COOP}
 _OVERFLOW_BIT = 63
 
@@ -143,6 +158,8 @@ class MatchIndex:
         for iri in c.required | c.optional | c.text_concepts:
             cols.add(("c", iri))
             cols.update(("g", code) for code, _ in self.graph.groups(iri))
+        for phrase in c.required_phrases + c.optional_phrases:
+            cols.update(("n", g) for g in grams(phrase))
         return cols
 
     # -------------------------------------------------------------- compaction
@@ -156,8 +173,11 @@ class MatchIndex:
         held = p.skills | p.occupations
         cols = {self._col(("c", c)) for c in held}
         cols.update(self._col(("t", c)) for c in p.text_concepts - held)
+        cols.update(self._col(("i", c)) for c in implied(p, self.graph) - p.text_concepts)
         for c in held:
             cols.update(self._col(("g", code)) for code, _ in self.graph.groups(c))
+        for phrase in p.phrases:
+            cols.update(self._col(("n", g)) for g in grams(phrase))
         return sorted(cols)
 
     def _intern(self, table: dict[str, int], value: str) -> int:
@@ -229,6 +249,7 @@ class MatchIndex:
             base *= scale
             qw[("c", concept)] = qw.get(("c", concept), 0.0) + base
             qw[("t", concept)] = qw.get(("t", concept), 0.0) + base * w.text_credit
+            qw[("i", concept)] = qw.get(("i", concept), 0.0) + base * w.implied_credit
             for code, credit in self.graph.groups(concept):
                 qw[("g", code)] = qw.get(("g", code), 0.0) + base * credit
 
@@ -239,7 +260,28 @@ class MatchIndex:
             add(c, opt)
         for c in q.call.text_concepts - q.wanted:
             add(c, w.text / w.required if w.required else 1.0)
+        # A phrase's 3-grams share its weight: a candidate who wrote the same phrase gets the
+        # phrase's full weight, one sharing a few 3-grams a little (the re-ranker decides).
+        # 3-grams held by more than STOP_GRAM_SHARE of the rows (" de", "ing") say nothing and
+        # would fill the candidate pool with noise: they are left out of the channel (the
+        # re-ranker still compares whole phrases).
+        limit = max(STOP_GRAM_MIN, STOP_GRAM_SHARE * self._mat.shape[0])
+        for phrases, scale in ((q.req_phrases, 1.0), (q.opt_phrases, opt)):
+            for phrase in phrases:
+                gs = grams(phrase)
+                for g in gs:
+                    if self._postings(("n", g)) > limit:
+                        continue
+                    share = q.phrase_idf * w.phrase_credit * scale / len(gs)
+                    qw[("n", g)] = qw.get(("n", g), 0.0) + share
         return qw
+
+    def _postings(self, key: tuple[str, str]) -> int:
+        """Rows of the main segment holding column ``key``."""
+        i = self._cols.get(key)
+        if i is None or i >= self._mat.shape[1]:
+            return 0
+        return int(self._mat.indptr[i + 1] - self._mat.indptr[i])
 
     def _candidates(
         self,
@@ -273,6 +315,7 @@ class MatchIndex:
                 own_node_only=own_node_only,
                 remote_only=remote_only,
                 n_skip=len(skip),
+                all_languages=call.all_languages,
             )
             pairs = zip(kept.tolist(), rows.tolist(), strict=True)
             out.extend((float(score), self._row_keys[r]) for score, r in pairs)
@@ -285,11 +328,15 @@ class MatchIndex:
                 continue
             if remote_only and not p.remote:
                 continue
+            if not language_ok(p, call):
+                continue
             held = p.skills | p.occupations
             s = sum(qw.get(("c", c), 0.0) for c in held)
             s += sum(qw.get(("t", c), 0.0) for c in p.text_concepts - held)
+            s += sum(qw.get(("i", c), 0.0) for c in implied(p, self.graph) - p.text_concepts)
             groups = {code for c in held for code, _ in self.graph.groups(c)}
             s += sum(qw.get(("g", code), 0.0) for code in groups)
+            s += sum(qw.get(("n", g), 0.0) for g in {g for ph in p.phrases for g in grams(ph)})
             if s > 0:
                 out.append((s, p.key))
         out.sort(key=lambda t: (-t[0], t[1]))
@@ -307,6 +354,7 @@ class MatchIndex:
         own_node_only: bool,
         remote_only: bool,
         n_skip: int,
+        all_languages: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The main-segment ``rows`` (with their channel ``scores``, aligned) that pass the hard
         filters, cut to the best ``candidates + n_skip + 1`` (unordered). Shared by every
@@ -315,7 +363,10 @@ class MatchIndex:
         mask = self._alive[rows] & ((self._node[rows] == viewer) | ~self._coop[rows])
         if langs:
             lm = np.uint64(self._langmask_of(langs))
-            mask &= (self._langmask[rows] & lm) != 0
+            if all_languages:
+                mask &= (self._langmask[rows] & lm) == lm
+            else:
+                mask &= (self._langmask[rows] & lm) != 0
         if own_node_only:
             mask &= self._node[rows] == viewer
         if cross_border_only:
@@ -486,6 +537,10 @@ class MatchIndex:
             keys |= self._call_postings.get(("c", c), set())
             for code, _ in self.graph.groups(c):
                 keys |= self._call_postings.get(("g", code), set())
+        for c in implied(profile, self.graph):
+            keys |= self._call_postings.get(("c", c), set())
+        for g in {g for ph in profile.phrases for g in grams(ph)}:
+            keys |= self._call_postings.get(("n", g), set())
         w, graph = self.weights, self.graph
         ranked = []
         for k in keys:
@@ -519,6 +574,7 @@ class MatchIndex:
             starts=None,
             ends=None,
             text_concepts=p.text_concepts,
+            required_phrases=p.phrases,
         )
 
     def people_for_member(

@@ -166,6 +166,7 @@ class IVFMatchIndex(MatchIndex):
             own_node_only=own_node_only,
             remote_only=remote_only,
             n_skip=len(skip),
+            all_languages=q.call.all_languages,
         )
         pairs = zip(scores.tolist(), rows.tolist(), strict=True)
         out = sorted(((s, self._row_keys[r]) for s, r in pairs), key=lambda t: (-t[0], t[1]))

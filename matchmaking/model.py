@@ -1,9 +1,11 @@
 """Plain data the matchmaking package works on: profiles and calls in, suggestions out.
 
 Everything here is frozen and hashable-by-identity so the node can build these objects from its
-database rows and hand them over without the ranker ever touching a session. Only concept IRIs,
-coarse place and availability cross this boundary: no free text, no embeddings, no sensitive
-attributes (age, gender, nationality) exist in these types, so the ranker cannot use them.
+database rows and hand them over without the ranker ever touching a session. Concept IRIs,
+coarse place, availability and the short phrases a member typed in their skill and occupation
+fields (or an author in a call's skill fields) cross this boundary; no bio, no CV, no
+embeddings, no sensitive attributes (age, gender, nationality) exist in these types, so the
+ranker cannot use them.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Profile:
     languages: Mapping[str, str]
     availability: tuple[Availability, ...]
     text_concepts: frozenset[str] = frozenset()
+    # The member's own words for their skills and occupations, as typed (every phrase, linked
+    # or not): the phrase channel (matchmaking.text) compares them with a call's phrases.
+    phrases: tuple[str, ...] = ()
+    # Translators/interpreters: (source, target) language pairs they work in.
+    pairs: frozenset[tuple[str, str]] = frozenset()
 
     def working_languages(self) -> frozenset[str]:
         """Language codes declared at B1 or above (or native)."""
@@ -76,6 +83,14 @@ class Call:
     ends: date | None
     open: bool = True
     text_concepts: frozenset[str] = frozenset()
+    # Required / optional skills the author wrote that no concept was found for: matched
+    # against members' phrases by character n-grams, as weaker evidence.
+    required_phrases: tuple[str, ...] = ()
+    optional_phrases: tuple[str, ...] = ()
+    # True: a candidate needs every language in ``languages``; False: any one of them.
+    all_languages: bool = False
+    # Translation calls: (source, target) pairs, one of which a candidate must state.
+    pairs: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

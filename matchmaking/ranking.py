@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from .concepts import ConceptGraph
 from .model import WORKING_LEVEL_SCORE, Availability, Call, Profile, Reason
+from .text import PHRASE_MIN, best_match
 
 FEATURES = (
     "required",
@@ -43,6 +44,12 @@ class Weights:
     # Credit for a concept that only the text channel (bio linked by the node) found: the member
     # did not confirm it, so it is worth less than a declared skill.
     text_credit: float = 0.7
+    # Credit for a skill the candidate's occupation implies (ESCO occupation -> essential
+    # skill): a camera operator operates a camera, but did not say so.
+    implied_credit: float = 0.6
+    # Credit, times the similarity, for a call phrase no concept was found for that matches a
+    # phrase the candidate wrote (matchmaking.text): the weakest evidence.
+    phrase_credit: float = 0.5
     # Exposure control: score *= 1 / (1 + exposure * ln(1 + decayed times suggested)).
     exposure: float = 0.05
     exposure_decay: float = 0.995  # per suggestion request
@@ -103,6 +110,9 @@ class CallQuery:
         "text_total",
         "window",
         "wanted",
+        "req_phrases",
+        "opt_phrases",
+        "phrase_idf",
     )
 
     def __init__(
@@ -117,8 +127,15 @@ class CallQuery:
         self.wanted = frozenset(self.required) | frozenset(self.optional)
         every = self.wanted | call.text_concepts
         self.idf = {c: idf(c) for c in every}
+        self.req_phrases = tuple(dict.fromkeys(call.required_phrases))
+        self.opt_phrases = tuple(p for p in dict.fromkeys(call.optional_phrases))
+        # A phrase weighs like a concept nobody declared (the rarest there is): it is what the
+        # author asked for, in their words.
+        self.phrase_idf = idf("")
         self.req_total = sum(self.idf[c] for c in self.required)
+        self.req_total += self.phrase_idf * len(self.req_phrases)
         self.opt_total = sum(self.idf[c] for c in self.optional)
+        self.opt_total += self.phrase_idf * len(self.opt_phrases)
         # What the author already brings is not "added to the team" by anybody else.
         have = (author.skills | author.occupations) if author is not None else frozenset()
         self.lacking = tuple(c for c in self.required + self.optional if c not in have)
@@ -127,10 +144,23 @@ class CallQuery:
         self.window = call_window(call)
 
 
+def language_ok(p: Profile, call: Call) -> bool:
+    """The call's language rule: one shared working language, or every one of them
+    (``all_languages``); and for a translation call, one of its language pairs."""
+    if call.languages:
+        have = p.working_languages()
+        if call.all_languages:
+            if not call.languages <= have:
+                return False
+        elif not have & call.languages:
+            return False
+    return not call.pairs or bool(call.pairs & p.pairs)
+
+
 def feasible(p: Profile, q: CallQuery) -> bool:
-    """Hard filters beyond visibility: a shared working language and some availability."""
+    """Hard filters beyond visibility: the call's language rule and some availability."""
     call = q.call
-    if call.languages and not (p.working_languages() & call.languages):
+    if not language_ok(p, call):
         return False
     if q.window is not None and p.availability:
         return overlap(p.availability, *q.window)[0] > 0
@@ -146,15 +176,33 @@ def held_groups(p: Profile, graph: ConceptGraph) -> dict[str, float]:
     return out
 
 
+def implied(p: Profile, graph: ConceptGraph) -> frozenset[str]:
+    """Skills the candidate's occupations imply (not those they declared themselves)."""
+    if not p.occupations:
+        return frozenset()
+    out: set[str] = set()
+    for occ in p.occupations:
+        out.update(graph.implies(occ))
+    return frozenset(out - p.skills)
+
+
 def _credit(
-    c: str, p: Profile, w: Weights, graph: ConceptGraph, groups: dict[str, float] | None
+    c: str,
+    p: Profile,
+    w: Weights,
+    graph: ConceptGraph,
+    groups: dict[str, float] | None,
+    implies: frozenset[str],
 ) -> tuple[float, str, dict[str, float] | None]:
-    """Credit of candidate p for concept c: 1 held, text_credit via text, else related."""
+    """Credit of candidate p for concept c: 1 held, text_credit via text, implied_credit via
+    an occupation (``implies``: the skills p's occupations imply), else related."""
     if c in p.skills or c in p.occupations:
         return 1.0, "held", groups
     best, how = 0.0, ""
     if c in p.text_concepts:
         best, how = w.text_credit, "text"
+    if w.implied_credit > best and c in implies:
+        best, how = w.implied_credit, "implied"
     if groups is None:
         groups = held_groups(p, graph)
     rel, _code = graph.best_credit(c, groups)
@@ -163,25 +211,49 @@ def _credit(
     return best, how, groups
 
 
+def _phrase_credit(p: Profile, q: CallQuery, w: Weights, wrote: list[str]) -> tuple[float, float]:
+    """(required, optional) credit of the call's phrases that match a phrase p wrote; the
+    (theirs, wanted) pairs are appended to ``wrote``."""
+    out = [0.0, 0.0]
+    for slot, phrases in enumerate((q.req_phrases, q.opt_phrases)):
+        for wanted in phrases:
+            sim, theirs = best_match(wanted, p.phrases)
+            if sim >= PHRASE_MIN:
+                out[slot] += w.phrase_credit * sim * q.phrase_idf
+                wrote += [theirs, wanted]
+    return out[0], out[1]
+
+
 def features(
     p: Profile, q: CallQuery, w: Weights, graph: ConceptGraph
 ) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Feature values in [0, 1] and, per kind of match, the concepts behind them."""
     call = q.call
     groups: dict[str, float] | None = None
-    how: dict[str, list[str]] = {"held": [], "text": [], "related": [], "opt_held": []}
+    how: dict[str, list[str]] = {
+        "held": [],
+        "text": [],
+        "implied": [],
+        "related": [],
+        "opt_held": [],
+        "wrote": [],
+    }
+    imp = implied(p, graph)
     req = 0.0
     for c in q.required:
-        credit, kind, groups = _credit(c, p, w, graph, groups)
+        credit, kind, groups = _credit(c, p, w, graph, groups, imp)
         if credit:
             req += credit * q.idf[c]
             how[kind].append(c)
     opt = 0.0
     for c in q.optional:
-        credit, kind, groups = _credit(c, p, w, graph, groups)
+        credit, kind, groups = _credit(c, p, w, graph, groups, imp)
         if credit:
             opt += credit * q.idf[c]
             how["opt_held" if kind == "held" else kind].append(c)
+    if p.phrases:
+        r, o = _phrase_credit(p, q, w, how["wrote"])
+        req, opt = req + r, opt + o
     has = p.skills | p.occupations | p.text_concepts
     adds = [c for c in q.lacking if c in has]
     how["adds"] = adds
@@ -201,8 +273,9 @@ def features(
         "remote": 1.0 if (call.remote and p.remote) else 0.0,
     }
     if call.languages:
-        levels = (p.languages[c] for c in call.languages if c in p.languages)
-        f["languages"] = max((WORKING_LEVEL_SCORE.get(lv, 0.0) for lv in levels), default=0.0)
+        levels = [WORKING_LEVEL_SCORE.get(p.languages.get(c, ""), 0.0) for c in call.languages]
+        # Needing every language, the weakest one counts; needing one, the strongest.
+        f["languages"] = min(levels) if call.all_languages else max(levels)
     if q.window is not None:
         if not p.availability:
             f["availability"] = 0.5  # unknown: neither rewarded nor excluded
@@ -215,6 +288,29 @@ def features(
 def linear_score(f: Mapping[str, float], w: Weights) -> float:
     """Weighted feature sum normalised to [0, 1] by the total weight."""
     return sum(getattr(w, k) * v for k, v in f.items()) / w.total()
+
+
+def _issue11_reasons(
+    p: Profile,
+    call: Call,
+    how: Mapping[str, list[str]],
+    graph: ConceptGraph,
+    required_share: float,
+    languages_share: float,
+) -> list[Reason]:
+    """Skills implied by an occupation, phrases that matched, the translator's language pair."""
+    out: list[Reason] = []
+    if how["implied"]:
+        by_occ = []
+        for c in how["implied"]:
+            by_occ += [c, min(o for o in p.occupations if c in graph.implies(o))]
+        out.append(Reason("implied_skill", tuple(by_occ), weight=required_share / 2))
+    if how["wrote"]:
+        out.append(Reason("wrote", values=tuple(how["wrote"]), weight=required_share / 3))
+    if call.pairs & p.pairs:
+        pair = min(call.pairs & p.pairs)
+        out.append(Reason("language_pair", values=pair, weight=languages_share))
+    return out
 
 
 def reasons(
@@ -245,6 +341,7 @@ def reasons(
                 pairs += [c, best]
         if pairs:
             out.append(Reason("related_skill", tuple(pairs), weight=share("required") / 2))
+    out += _issue11_reasons(p, call, how, graph, share("required"), share("languages"))
     if how["adds"]:
         out.append(Reason("adds_to_team", tuple(how["adds"]), weight=share("complement")))
     if how["occupation"]:

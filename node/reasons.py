@@ -27,6 +27,14 @@ import matchmaking as mm
 from profiles.vocabulary import Vocabulary
 
 PERSPECTIVES = ("candidate", "self", "peer")
+# Quotation marks around a member's own words, as each language writes them.
+QUOTES = {
+    "de": ("„", "“"),
+    "fr": ("« ", " »"),
+    "sv": ("”", "”"),
+    "it": ("«", "»"),
+    "es": ("«", "»"),
+}
 
 
 @lru_cache(maxsize=16)
@@ -91,10 +99,51 @@ def sentence(reason: mm.Reason, vocab: Vocabulary, lang: str, perspective: str) 
             return gettext("You also have these nice-to-have skills: %(items)s", items=items)
         return gettext("Also has these nice-to-have skills: %(items)s", items=items)
     if code == "related_skill":
+        # Only occupations of one ISCO unit group are "related" (profiles.match_data); the
+        # sentences name them after a colon so that no article or agreement depends on them.
         wanted, held = _related(reason, vocab, lang)
         if perspective == "self":
-            return gettext("Your %(held)s is close to %(wanted)s", held=held, wanted=wanted)
-        return gettext("Has %(held)s, close to %(wanted)s", held=held, wanted=wanted)
+            return gettext(
+                "Your occupation is related: %(held)s (the call asks for: %(wanted)s)",
+                held=held,
+                wanted=wanted,
+            )
+        return gettext(
+            "Related occupation: %(held)s (you asked for: %(wanted)s)", held=held, wanted=wanted
+        )
+    if code == "implied_skill":
+        skills = _join([vocab.label(c, lang) for c in reason.concepts[::2]])
+        occupations = _join(sorted({vocab.label(o, lang) for o in reason.concepts[1::2]}))
+        if perspective == "self":
+            return gettext(
+                "Your occupation (%(occupations)s) includes: %(items)s",
+                occupations=occupations,
+                items=skills,
+            )
+        return gettext(
+            "Their occupation (%(occupations)s) includes: %(items)s",
+            occupations=occupations,
+            items=skills,
+        )
+    if code == "wrote":
+        pairs = list(zip(v[::2], v[1::2], strict=False))
+        opening, closing = QUOTES.get(lang, ("“", "”"))
+        theirs = _join([f"{opening}{t}{closing}" for t, _ in pairs])
+        wanted = _join(sorted({f"{opening}{w}{closing}" for _, w in pairs}))
+        if perspective == "self":
+            return gettext(
+                "You wrote %(theirs)s; the call asks for %(wanted)s", theirs=theirs, wanted=wanted
+            )
+        if perspective == "peer":
+            return gettext("Wrote %(theirs)s, like you", theirs=theirs)
+        return gettext("Wrote %(theirs)s (you asked for %(wanted)s)", theirs=theirs, wanted=wanted)
+    if code == "language_pair" and len(v) == 2:
+        source, target = language_name(v[0], lang), language_name(v[1], lang)
+        if perspective == "self":
+            return gettext(
+                "You translate from %(source)s into %(target)s", source=source, target=target
+            )
+        return gettext("Translates from %(source)s into %(target)s", source=source, target=target)
     if code == "adds_to_team":
         if perspective == "self":
             return gettext("You bring what the author does not have: %(items)s", items=items)

@@ -64,6 +64,18 @@ class ConceptLabel(Base):
     concept: Mapped[Concept] = relationship(back_populates="labels")
 
 
+class ConceptRelation(Base):
+    """An occupation implies a skill (ESCO occupationSkillRelations): the ranker credits it."""
+
+    __tablename__ = "concept_relations"
+
+    occupation_iri: Mapped[str] = mapped_column(
+        ForeignKey("concepts.iri", ondelete="CASCADE"), primary_key=True
+    )
+    skill_iri: Mapped[str] = mapped_column(String(255), primary_key=True)
+    essential: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Member(Base):
     __tablename__ = "members"
     __table_args__ = (
@@ -133,6 +145,12 @@ class Member(Base):
     links: Mapped[list[PortfolioLink]] = relationship(
         cascade="all, delete-orphan", order_by="PortfolioLink.position"
     )
+    # Every phrase the member typed for their skills/occupations, linked or not (issue 11).
+    phrases: Mapped[list[MemberPhrase]] = relationship(
+        cascade="all, delete-orphan", order_by="MemberPhrase.position"
+    )
+    # Translators/interpreters: "de>sv en>sv" (source>target, space-separated).
+    language_pairs: Mapped[str] = mapped_column(String(255), default="")
 
     @property
     def handle(self) -> str:
@@ -162,6 +180,23 @@ class MemberConcept(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     concept_iri: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
+
+
+class MemberPhrase(Base):
+    """A phrase as the member typed it (profiles.understanding): the language it is written
+    in and what the vocabulary made of it. ``status`` linked / proposed / unlinked; a proposed
+    concept waits for the member to confirm it."""
+
+    __tablename__ = "member_phrases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # skill / occupation
+    text: Mapped[str] = mapped_column(String(255))
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    concept_iri: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="unlinked")
 
 
 class AvailabilityRange(Base):
@@ -228,6 +263,13 @@ class Call(Base):
     languages: Mapped[list[CallLanguage]] = relationship(
         cascade="all, delete-orphan", order_by="CallLanguage.code"
     )
+    # True: candidates need every working language of the call; False: any one of them.
+    languages_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Translation calls: "de>sv" (source>target, space-separated).
+    language_pairs: Mapped[str] = mapped_column(String(64), default="")
+    phrases: Mapped[list[CallPhrase]] = relationship(
+        cascade="all, delete-orphan", order_by="CallPhrase.position"
+    )
 
     @property
     def required_skills(self) -> list[str]:
@@ -246,6 +288,21 @@ class CallSkill(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     concept_iri: Mapped[str] = mapped_column(String(255), index=True)
     required: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CallPhrase(Base):
+    """A required/optional skill as the author wrote it, and what it was understood as."""
+
+    __tablename__ = "call_phrases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    text: Mapped[str] = mapped_column(String(255))
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    concept_iri: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="unlinked")
 
 
 class CallLanguage(Base):

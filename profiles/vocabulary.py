@@ -22,11 +22,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from profiles.linking import LANGUAGES, Label, Linker
-from profiles.models import Concept, ConceptLabel, NodeMeta
+from profiles.models import Concept, ConceptLabel, ConceptRelation, NodeMeta
 
 REVISION_KEY = "vocabulary_revision"
 ESCO_VERSION_KEY = "esco_version"
-ESCO_KINDS = {"Occupation": "occupation", "KnowledgeSkillCompetence": "skill"}
+# ISCO-08 groups are occupations too: ~45 % of Swedish job titles map to a group, not to an
+# ESCO occupation (MELO benchmark), and a group's code gives partial credit to its members.
+ESCO_KINDS = {
+    "Occupation": "occupation",
+    "ISCOGroup": "occupation",
+    "KnowledgeSkillCompetence": "skill",
+}
 
 csv.field_size_limit(10_000_000)
 
@@ -72,6 +78,7 @@ class ImportReport:
     concepts_added: int = 0
     concepts_seen: int = 0
     labels_added: int = 0
+    relations_added: int = 0
     files: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
 
@@ -118,6 +125,24 @@ class _Loader:
         if len(self.pending) >= self.CHUNK:
             self.flush()
 
+    def relations(self, pairs: Iterable[tuple[str, str, bool]]) -> int:
+        """Add occupation -> skill relations between known concepts, never duplicating."""
+        query = select(ConceptRelation.occupation_iri, ConceptRelation.skill_iri)
+        have = {(occ, skill) for occ, skill in self.session.execute(query)}
+        rows = []
+        for occ, skill, essential in pairs:
+            kinds = (self.concepts.get(occ), self.concepts.get(skill))
+            if (occ, skill) in have or None in kinds:
+                continue
+            if kinds[0].kind != "occupation" or kinds[1].kind != "skill":  # type: ignore[union-attr]
+                continue
+            have.add((occ, skill))
+            rows.append({"occupation_iri": occ, "skill_iri": skill, "essential": essential})
+        self.flush()
+        for i in range(0, len(rows), self.CHUNK):
+            self.session.execute(insert(ConceptRelation), rows[i : i + self.CHUNK])
+        return len(rows)
+
     def flush(self) -> None:
         self.session.flush()  # concepts first: labels reference them
         if self.pending:
@@ -139,6 +164,9 @@ def load_curated(session: Session, path: Path | None = None) -> ImportReport:
             for alt in labels.get("alt", []):
                 loader.label(c["iri"], lang, alt, False)
     loader.flush()
+    loader.report.relations_added = loader.relations(
+        (occ, skill, True) for occ, skills in data.get("relations", {}).items() for skill in skills
+    )
     bump_revision(session)
     loader.report.languages = sorted({lang for c in data["concepts"] for lang in c["labels"]})
     return loader.report
@@ -161,6 +189,32 @@ def _hierarchy_codes(directory: Path) -> dict[str, str]:
     return codes
 
 
+def _set_version(session: Session, version: str) -> None:
+    meta = session.get(NodeMeta, ESCO_VERSION_KEY)
+    if meta is None:
+        session.add(NodeMeta(key=ESCO_VERSION_KEY, value=version))
+    else:
+        meta.value = version
+
+
+def _isco_code(row: dict[str, str], iri: str) -> str:
+    """ISCO code of an occupation row (its group's code) or of an ISCO group row (its own)."""
+    if row.get("conceptType") == "ISCOGroup":
+        code = (row.get("code") or "").strip() or iri.rsplit("/C", 1)[-1]
+    else:
+        code = (row.get("iscoGroup") or "").rsplit("/C", 1)[-1]
+    return code if code.isdigit() else ""
+
+
+def _relation_rows(path: Path) -> Iterable[tuple[str, str, bool]]:
+    """(occupation, skill, essential) rows of ESCO's occupationSkillRelations.csv."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            occ, skill = (row.get("occupationUri") or "").strip(), (row.get("skillUri") or "")
+            if occ and skill.strip():
+                yield occ, skill.strip(), (row.get("relationType") or "essential") == "essential"
+
+
 def import_esco(
     session: Session,
     directory: Path,
@@ -170,7 +224,10 @@ def import_esco(
     """Import the official ESCO CSV download from ``directory``.
 
     Reads ``occupations_<lang>.csv`` and ``skills_<lang>.csv`` for any subset of our languages, by
-    header names (conceptType, conceptUri, preferredLabel, altLabels, iscoGroup). ``progress``
+    header names (conceptType, conceptUri, preferredLabel, altLabels, iscoGroup, code): ESCO
+    occupations, skills and ISCO groups (kept as occupations with their ISCO code); and
+    ``occupationSkillRelations.csv`` (occupationUri, relationType, skillUri) when present: the
+    skills each occupation implies. ``progress``
     is called with (file name, rows read so far). The caller commits.
     """
     directory = Path(directory)
@@ -199,9 +256,7 @@ def import_esco(
                 iri = (row.get("conceptUri") or "").strip()
                 if kind is None or not iri.startswith("http://data.europa.eu/esco/"):
                     continue
-                isco = (
-                    (row.get("iscoGroup") or "").rsplit("/C", 1)[-1] if kind == "occupation" else ""
-                )
+                isco = _isco_code(row, iri) if kind == "occupation" else ""
                 loader.concept(iri, kind, None, codes.get(iri, isco))
                 loader.label(iri, lang, row.get("preferredLabel") or "", True)
                 for alt in (row.get("altLabels") or "").splitlines():
@@ -211,12 +266,11 @@ def import_esco(
         loader.flush()
         if progress:
             progress(path.name, -1)
-    meta = session.get(NodeMeta, ESCO_VERSION_KEY)
-    version = f"ESCO (imported from {directory.name})"
-    if meta is None:
-        session.add(NodeMeta(key=ESCO_VERSION_KEY, value=version))
-    else:
-        meta.value = version
+    relations = directory / "occupationSkillRelations.csv"
+    if relations.exists():
+        loader.report.files.append(relations.name)
+        loader.report.relations_added = loader.relations(_relation_rows(relations))
+    _set_version(session, f"ESCO (imported from {directory.name})")
     bump_revision(session)
     loader.report.languages = sorted({lang for _, lang in files})
     return loader.report
@@ -233,8 +287,11 @@ class Vocabulary:
         groups: dict[str, str | None],
         preferred: dict[str, dict[str, str]],
         labels: list[Label],
+        implies: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.revision = revision
+        # occupation IRI -> the (essential) skills it implies
+        self.implies = implies or {}
         self.kinds = kinds
         self.codes = codes
         self.groups = groups
@@ -257,6 +314,28 @@ class Vocabulary:
     def labels(self, iris: Iterable[str], lang: str) -> list[tuple[str, str]]:
         """(iri, label) pairs sorted by label in the viewer's language."""
         return sorted(((i, self.label(i, lang)) for i in iris), key=lambda p: p[1].casefold())
+
+    @classmethod
+    def from_curated(cls, path: Path | None = None) -> Vocabulary:
+        """The shipped vocabulary without a database (benchmarks, tests): what
+        :func:`load_curated` into an empty node followed by :meth:`from_session` gives."""
+        data = load_curated_file(path)
+        kinds: dict[str, str] = {}
+        codes: dict[str, tuple[str, ...]] = {}
+        groups: dict[str, str | None] = {}
+        preferred: dict[str, dict[str, str]] = defaultdict(dict)
+        labels: list[Label] = []
+        for c in data["concepts"]:
+            iri = c["iri"]
+            kinds[iri] = c["kind"]
+            codes[iri] = tuple(c.get("esco_codes", ()))
+            groups[iri] = c.get("group")
+            for lang, names in c["labels"].items():
+                preferred[iri][lang] = names["preferred"]
+                labels.append(Label(iri, lang, names["preferred"], True))
+                labels.extend(Label(iri, lang, alt) for alt in names.get("alt", []))
+        implies = {occ: frozenset(sk) for occ, sk in data.get("relations", {}).items()}
+        return cls("curated", kinds, codes, groups, dict(preferred), labels, implies)
 
     @classmethod
     def from_session(cls, session: Session) -> Vocabulary:
@@ -285,7 +364,12 @@ class Vocabulary:
             # first alternative label.
             if pref or lang not in preferred[iri]:
                 preferred[iri][lang] = text
-        return cls(revision, kinds, codes, groups, dict(preferred), labels)
+        implies: dict[str, set[str]] = defaultdict(set)
+        query = select(ConceptRelation.occupation_iri, ConceptRelation.skill_iri)
+        for occ, skill in session.execute(query.where(ConceptRelation.essential)):
+            implies[occ].add(skill)
+        frozen = {occ: frozenset(sk) for occ, sk in implies.items()}
+        return cls(revision, kinds, codes, groups, dict(preferred), labels, frozen)
 
 
 class VocabularyCache:

@@ -187,9 +187,11 @@ class Concept(Schema):
 
 class Reason(Schema):
     code: str = Field(
-        description="covers_required, covers_optional, related_skill, adds_to_team, "
-        "occupation_match, text_match, shared_languages, availability_overlap, cross_border, "
-        "same_country, remote_ok, reciprocal"
+        description="covers_required, covers_optional, related_skill, implied_skill, wrote, "
+        "adds_to_team, occupation_match, text_match, shared_languages, language_pair, "
+        "availability_overlap, cross_border, same_country, remote_ok, reciprocal. wrote: values "
+        "are (their phrase, the phrase asked for) pairs; implied_skill: concepts are (skill, "
+        "occupation) pairs; language_pair: values are (source, target)"
     )
     text: str = Field(description="The reason as a sentence in ?lang")
     concepts: list[ConceptRef]

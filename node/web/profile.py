@@ -10,10 +10,13 @@ from flask_babel import gettext as _
 from node.i18n import current_language
 from node.web import current_member, db, forms, login_required, state, vocab
 from node.web.pages import avatar_folder, find, picker
+from profiles import match_data
 from profiles import members as member_service
 from profiles.errors import ValidationError
+from profiles.fields import ProfileData
 from profiles.languages import UI_LANGUAGES
-from profiles.models import Member
+from profiles.models import Member, MemberPhrase
+from profiles.understanding import LINKED, PROPOSED, UNLINKED
 
 bp = Blueprint("profile", __name__)
 
@@ -41,9 +44,34 @@ def _render_profile(
             levels=forms.level_choices(),
             visibilities=forms.visibility_choices(),
             empty_rows=forms.EMPTY_ROWS,
+            proposals=_proposals(me),
+            language_pairs=request.form.get("language_pairs", "")[:300]
+            if request.method == "POST"
+            else me.language_pairs,
         ),
         status,
     )
+
+
+def _proposals(me: Member) -> list[MemberPhrase]:
+    """Phrases the importer linked with low confidence: the member confirms or rejects them."""
+    return [p for p in me.phrases if p.status == PROPOSED and p.concept_iri]
+
+
+def _review_proposals(me: Member, data: ProfileData) -> None:
+    """Apply the member's answers: a confirmed proposal becomes one of their concepts (added
+    to ``data`` before it is saved), a rejected one stays as their words only."""
+    kinds = vocab().kinds
+    for phrase in _proposals(me):
+        answer = request.form.get(f"phrase-{phrase.id}")
+        iri = phrase.concept_iri
+        if answer == "yes" and iri:
+            chosen = data.occupations if kinds.get(iri) == "occupation" else data.skills
+            if iri not in chosen:
+                chosen.append(iri)
+            phrase.status = LINKED
+        elif answer == "no":
+            phrase.status, phrase.concept_iri = UNLINKED, None
 
 
 def _new_avatar(form: forms.ProfileForm) -> str | None:
@@ -87,6 +115,10 @@ def edit_profile() -> Any:
     elif request.form.get("remove_avatar"):
         me.avatar = None
     me.ui_language = ui_language or None
+    _review_proposals(me, form.data)
+    me.language_pairs = match_data.normalise_pairs(
+        request.form.get("language_pairs", ""), limit=255
+    )
     session_ = db()
     try:
         member_service.update_profile(session_, me, form.data, vocab())

@@ -29,7 +29,7 @@ from bench_linking import (  # noqa: E402
 )
 from freetext import TYPO_KINDS, FreeText, noisy, typo  # noqa: E402
 
-from profiles.linking import LANGUAGES, Linker, normalise  # noqa: E402
+from profiles.linking import LANGUAGES, Linker, confidence, normalise  # noqa: E402
 
 SEED = 1
 # Measured acc@1 on held-aside alt labels, seed 1: en .77 de .72 sv .51 fr .65 nl .67 it .67
@@ -107,10 +107,17 @@ def test_auto_link_precision_and_coverage(setup):
     n, linked, right = autolink(linker, typos)["all"]
     assert right / linked >= 0.97  # measured .99
     assert linked / n >= 0.75  # measured .86 over all changes
-    # Synonyms the vocabulary lacks are the hard case: measured precision .79, coverage .69.
+    # Synonyms the vocabulary lacks are the hard case. Issue 11: below AUTO_LINK_MIN_SCORE they
+    # are proposed to the member instead of linked; measured precision .88 (was .79 at the
+    # old 0.62 threshold), coverage .48, and linked-or-proposed .85.
     n, linked, right = autolink(linker, split.held)["all"]
-    assert right / linked >= 0.7
-    assert linked / n >= 0.55
+    assert right / linked >= 0.85
+    assert linked / n >= 0.45
+    asked = sum(
+        confidence(q.text, linker.link(q.text, q.lang, kind=q.kind, limit=2)) != "none"
+        for q in split.held
+    )
+    assert asked / n >= 0.8
 
 
 def test_typos_are_one_edit():

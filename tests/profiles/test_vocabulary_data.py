@@ -34,6 +34,13 @@ GROUPS = {
     "consulting",
     "events",
     "crafts",
+    # issue 11: every profession group Smart's members name, not only the arts
+    "finance_admin",
+    "care_social",
+    "research",
+    "architecture",
+    "environment",
+    "cleaning",
 }
 IRI_RE = {
     "skill": re.compile(r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"),
@@ -66,7 +73,7 @@ def owners(lang: str, label: str) -> list[dict]:
 
 def test_top_level_shape() -> None:
     v = vocab()
-    assert set(v) == {"version", "esco_version", "attribution", "groups", "concepts"}
+    assert set(v) == {"version", "esco_version", "attribution", "groups", "concepts", "relations"}
     assert v["version"] == "coopfed-curated-2026.11"
     assert v["esco_version"].startswith("ESCO v")
     assert v["attribution"] == "ESCO – © European Union"
@@ -97,6 +104,32 @@ def test_every_concept_has_all_languages() -> None:
             assert set(entry) == {"preferred", "alt"}, (c["iri"], lang)
             assert entry["preferred"].strip() == entry["preferred"] != "", (c["iri"], lang)
             assert all(a.strip() == a != "" for a in entry["alt"]), (c["iri"], lang)
+
+
+def test_relations_link_occupations_to_their_skills() -> None:
+    kinds = {c["iri"]: c["kind"] for c in concepts()}
+    relations = vocab()["relations"]
+    assert len(relations) >= 40
+    for occ, skills in relations.items():
+        assert kinds.get(occ) == "occupation", occ
+        assert skills and all(kinds.get(s) == "skill" for s in skills), occ
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [
+        ("sv", "bokföring"),
+        ("de", "Buchhaltung"),
+        ("fr", "comptabilité"),
+        ("nl", "boekhouding"),
+        ("it", "contabilità"),
+        ("es", "contabilidad"),
+        ("en", "bookkeeping"),
+    ],
+)
+def test_bookkeeping_is_one_concept_in_every_language(lang: str, label: str) -> None:
+    (found,) = owners(lang, label)
+    assert found["iri"].endswith("880c54f9-866e-4f37-b5fa-25ef8a7d49b6")
 
 
 def test_iris_unique() -> None:
