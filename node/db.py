@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import federation.models  # noqa: F401  (registers federation's tables on Base)
+import node.ops.models  # noqa: F401  (operations snapshots)
 import profiles.mail  # noqa: F401  (mail queue and preferences)
 import profiles.models  # noqa: F401  (registers the domain's tables on Base)
 import profiles.tokens  # noqa: F401  (used one-time tokens)

@@ -3,15 +3,32 @@
 Settings come from COOPFED_INSTANCE_PATH/coopfed.toml and COOPFED_* variables. The worker loop
 does not run inside web workers in production: set COOPFED_WORKER_IN_PROCESS=false and run
 ``coopfed worker`` processes instead.
+
+``create()`` builds the heavy read-only state (vocabulary, match index) before returning, so
+with gunicorn's ``preload_app = True`` (deploy/gunicorn.conf.py) it is built once in the master
+and shared copy-on-write by every web worker, which is ready when it takes its first request.
 """
 
 from __future__ import annotations
 
+import gc
+
 from flask import Flask
 
 from node.app import create_app
+from node.ops import health, logs
 from node.settings import Settings
 
 
 def create() -> Flask:
-    return create_app(Settings.load())
+    settings = Settings.load()
+    logs.configure_logging(settings)
+    app = create_app(settings)
+    state = app.extensions["coopfed"]
+    health.warm_up(state)
+    # Nothing of the master's may be shared across fork: connections are made per worker.
+    state.engine.dispose()
+    # Move what exists now out of the collector's generations: a collection in a worker would
+    # otherwise write to (and so copy) every page of the shared index.
+    gc.freeze()
+    return app

@@ -152,9 +152,13 @@ def run(ctx: click.Context, host: str | None, port: int | None, threads: int) ->
 
     from node.worker import Worker
 
+    from node.ops import health, logs
+
     app = ctx.ensure_object(ScriptInfo).load_app()
     state: NodeState = app.extensions["coopfed"]
     settings = state.settings
+    logs.configure_logging(settings)
+    health.warm_up(state)  # the index before the first request, not during it
     server: Any = create_server(
         app,
         host=host or settings.listen_host,
@@ -186,9 +190,11 @@ def run(ctx: click.Context, host: str | None, port: int | None, threads: int) ->
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Run the delivery/inbox/index worker as its own process."""
+    from node.ops import logs
     from node.worker import Worker
 
     w = Worker(node_state(ctx))
+    logs.configure_logging(w.state.settings)
     if once:
         click.echo(f"{w.run_once()} items handled")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import federation.models  # noqa: F401
+import node.ops.models  # noqa: F401
 import profiles.mail  # noqa: F401
 import profiles.models  # noqa: F401
 import profiles.tokens  # noqa: F401
