@@ -150,9 +150,8 @@ def run(ctx: click.Context, host: str | None, port: int | None, threads: int) ->
     """Serve the node with waitress (and the worker in a thread in embedded mode)."""
     from waitress import create_server
 
-    from node.worker import Worker
-
     from node.ops import health, logs
+    from node.worker import Worker
 
     app = ctx.ensure_object(ScriptInfo).load_app()
     state: NodeState = app.extensions["coopfed"]
