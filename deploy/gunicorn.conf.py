@@ -27,11 +27,10 @@ _RUNTIME = os.environ.get("RUNTIME_DIRECTORY") or os.environ.get(
 PROMETHEUS_DIR = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.path.abspath(_RUNTIME), "prometheus")
 )
-
-
-def on_starting(server):
-    shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
-    os.makedirs(PROMETHEUS_DIR, mode=0o700, exist_ok=True)
+# Emptied here, when the master reads this file: with preload_app the app (and its metrics)
+# is loaded before gunicorn's on_starting hook runs.
+shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
+os.makedirs(PROMETHEUS_DIR, mode=0o700, exist_ok=True)
 
 
 def child_exit(server, worker):
