@@ -20,12 +20,27 @@ from node.ops import health, logs
 from node.settings import Settings
 
 
+def _compile_templates_and_catalogs(app: Flask) -> None:
+    """Jinja compiles a template, and Babel reads a language's catalog, on first use in each
+    process: done here, once, they are shared like the index."""
+    from flask_babel import get_translations
+
+    from profiles.languages import UI_LANGUAGES
+
+    for name in app.jinja_env.list_templates(extensions=("html", "xml", "txt")):
+        app.jinja_env.get_template(name)
+    for lang in UI_LANGUAGES:
+        with app.test_request_context(headers={"Accept-Language": lang}):
+            get_translations()
+
+
 def create() -> Flask:
     settings = Settings.load()
     logs.configure_logging(settings)
     app = create_app(settings)
     state = app.extensions["coopfed"]
     health.warm_up(state)
+    _compile_templates_and_catalogs(app)
     # Nothing of the master's may be shared across fork: connections are made per worker.
     state.engine.dispose()
     # Move what exists now out of the collector's generations: a collection in a worker would
