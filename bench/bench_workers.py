@@ -12,7 +12,8 @@ once in the master, shared copy-on-write). Measures:
 - the first requests after ready: the call page signed in as its author (ranked suggestions,
   so the match index is used), once per worker (each worker's first request);
 - RSS, PSS and USS (unique set size: private pages, what a worker costs on top of its
-  siblings) of the master and each worker, read from /proc/PID/smaps_rollup after 40 requests.
+  siblings) of the master and each web worker, read from /proc/PID/smaps_rollup after 40
+  requests, and of one ``coopfed worker`` process running alongside.
 
 Targets (issue 13): USS < 200 MB per web worker, first request < 500 ms after ready.
 """
@@ -126,6 +127,10 @@ def main() -> None:
         log = (folder / "gunicorn.log").open("w")
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        coopfed = str(Path(sys.executable).parent / "coopfed")
+        worker = subprocess.Popen(
+            [coopfed, "worker"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             ready = None
             while time.perf_counter() - started < 600:
@@ -151,17 +156,19 @@ def main() -> None:
             print(f"\npreload: {not args.no_preload}; gunicorn start -> /readyz 200: {ready:.1f} s")
             print("first call pages with suggestions after ready (ms): "
                   + ", ".join(f"{ms:.0f}" for ms in firsts))  # fmt: skip
-            print(f"\n{'process':<10} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}")
-            for label, pid in [("master", proc.pid)] + [
-                (f"worker {i + 1}", p) for i, p in enumerate(children(proc.pid))
-            ]:
+            print(f"\n{'process':<14} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}")
+            pids = [("web master", proc.pid)]
+            pids += [(f"web {i + 1}", p) for i, p in enumerate(children(proc.pid))]
+            pids.append(("coopfed worker", worker.pid))
+            for label, pid in pids:
                 m = smaps(pid)
                 uss = m["Private_Clean"] + m["Private_Dirty"]
                 rss, pss = m["Rss"] / 1024, m["Pss"] / 1024
-                print(f"{label:<10} {rss:8.0f} {pss:8.0f} {uss / 1024:8.0f}")
+                print(f"{label:<14} {rss:8.0f} {pss:8.0f} {uss / 1024:8.0f}")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            for p in (proc, worker):
+                p.send_signal(signal.SIGTERM)
+                p.wait(30)
 
 
 if __name__ == "__main__":
