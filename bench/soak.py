@@ -235,6 +235,7 @@ def seed_followers(engine: Engine) -> None:
         conn.execute(Follower.__table__.insert(), rows)
 
 
+# size: the whole scenario (senders, members, publisher, fault schedule), read top to bottom
 def run_load(args: argparse.Namespace, stack: LocalStack, world: FakeFediverse,
              rec: Recorder, t0: float, faults: list[str]) -> None:  # fmt: skip
     base, ca = "https://a.coop.test", str(stack.ca.cert)
