@@ -65,10 +65,12 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
     babel.init_app(app, locale_selector=select_locale)
 
     from node import api, extensions, web
+    from node.ops import wiring as ops_wiring
 
     web.install(app)
     api.install(app)
     extensions.install(app, state)
+    ops_wiring.install(app, state)
     _install_hooks(app, state)
     _install_error_pages(app)
     return app

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import federation.models  # noqa: F401  (registers federation's tables on Base)
+import node.ops.models  # noqa: F401  (operations snapshots)
 import profiles.api_tokens  # noqa: F401  (API tokens)
 import profiles.collab.models  # noqa: F401  (responses, invitations, messages…)
 import profiles.invitations  # noqa: F401  (member invitations)

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     oidc_ref_claim: str = ""
     # Only OpenID Connect: no password sign-in or reset on this node.
     oidc_only: bool = False
+    # Addresses allowed to read /metrics (Prometheus): comma-separated IPs or CIDR blocks.
+    # Behind nginx the client is the last X-Forwarded-For hop nginx appended.
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    # Logs as one JSON object per line (with the request id) instead of plain text.
+    log_json: bool = False
+    # Seconds between two snapshots of the operations figures (the admin dashboard's charts),
+    # written by the worker; and how many days of them to keep.
+    snapshot_seconds: float = 60.0
+    snapshot_keep_days: int = 14
 
     @field_validator("domain")
     @classmethod

@@ -74,7 +74,7 @@ def main() -> None:
 
 def _add_commands() -> None:
     # Imported here, not at the top: the command modules use the helpers above.
-    from node.cli import follows, imports, mail, members, node, partners, taxonomy, tokens
+    from node.cli import backup, follows, imports, mail, members, node, partners, taxonomy, tokens
     from node.demo import demo_command
 
     for command in (
@@ -96,6 +96,8 @@ def _add_commands() -> None:
         follows.following,
         mail.mail,
         tokens.token,
+        backup.backup_command,
+        backup.restore_command,
         demo_command,
     ):
         cli.add_command(command)

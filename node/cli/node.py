@@ -150,11 +150,14 @@ def run(ctx: click.Context, host: str | None, port: int | None, threads: int) ->
     """Serve the node with waitress (and the worker in a thread in embedded mode)."""
     from waitress import create_server
 
+    from node.ops import health, logs
     from node.worker import Worker
 
     app = ctx.ensure_object(ScriptInfo).load_app()
     state: NodeState = app.extensions["coopfed"]
     settings = state.settings
+    logs.configure_logging(settings)
+    health.warm_up(state)  # the index before the first request, not during it
     server: Any = create_server(
         app,
         host=host or settings.listen_host,
@@ -186,9 +189,11 @@ def run(ctx: click.Context, host: str | None, port: int | None, threads: int) ->
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Run the delivery/inbox/index worker as its own process."""
+    from node.ops import logs
     from node.worker import Worker
 
     w = Worker(node_state(ctx))
+    logs.configure_logging(w.state.settings)
     if once:
         click.echo(f"{w.run_once()} items handled")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import federation.models  # noqa: F401
+import node.ops.models  # noqa: F401
 import profiles.api_tokens  # noqa: F401
 import profiles.collab.models  # noqa: F401
 import profiles.invitations  # noqa: F401  (member invitations)

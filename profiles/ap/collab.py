@@ -7,18 +7,16 @@ Every rule is checked twice: by :meth:`CollabInbox.check` when the POST arrives 
 processed (state may have changed in between; a refusal there changes nothing). Replays are
 no-ops: the engine dedupes by activity id and every change here is idempotent.
 
-- ``Offer`` (a response): from an active partner's actor, addressed to the author of an open,
-  federated call of ours (not Public, no followers collection) — else 404/403/409;
-- ``Read``/``TentativeAccept``/``Accept``/``Reject`` of an Offer: only from the call's author on
-  the call's host, and only for an Offer a member of ours sent — else 403;
-- ``Undo`` of an Offer: only its actor; ``Reject`` of an Invite: only its invitee;
-- ``Invite``: from the author of a partner's call we hold, to a member of ours;
-- ``Create(Note)`` in a thread: only from one party to exactly the other (a local member);
-  bodies over the cap are 413, HTML is reduced to text;
-- ``Create(Note)`` replying to a public call of ours (or its Announce): a fediverse response
-  when the call allows them, otherwise nothing (a public comment we do not keep);
-- ``Update`` of a call's ``#team`` Collection: only from that call's author, to an accepted
-  responder of ours.
+- ``Offer``: from an active partner's actor to the author of an open, federated call of ours
+  (not Public, no followers) — else 404/403/409; ``Read``/``TentativeAccept``/``Accept``/
+  ``Reject`` of an Offer: only from the call's author on its host, for an Offer a member of ours
+  sent — else 403; ``Undo`` of an Offer: only its actor; ``Reject`` of an Invite: only its
+  invitee; ``Invite``: from the author of a partner's call we hold, to a member of ours;
+- ``Create(Note)`` in a thread: from one party to exactly the other (a local member), over the
+  cap 413, HTML reduced to text; replying to a public call of ours (or its Announce): a
+  fediverse response when the call allows them, else nothing; ``Update`` of a call's ``#team``
+  Collection: only from its author, to an accepted responder of ours. "The author" includes
+  whoever speaks for a hidden one (:mod:`profiles.ap.collab_authority`).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +37,8 @@ from federation.errors import (
     PayloadTooLarge,
 )
 from federation.inbox import HandlerRegistry, InboxContext
-from federation.iri import host_of, is_http_iri, same_host
+from federation.iri import host_of, is_http_iri
+from profiles.ap.collab_authority import author_addresses, private_only, speaks_for_author
 from profiles.ap.keys import KeyStore
 from profiles.ap.partnerships import Partnerships
 from profiles.ap.remote_rows import call_author
@@ -75,13 +73,6 @@ class NoteTarget:
     call: Call | None = None  # a reply to a public call of ours
 
 
-def _private(activity: vocab.Activity) -> None:
-    """Collaboration is between two parties: nothing addressed to Public or a collection."""
-    for iri in (*activity.to, *activity.cc):
-        if iri in (vocab.PUBLIC, "Public", "as:Public") or iri.endswith("/followers"):
-            raise BadRequest("collaboration activities are addressed to the other party only")
-
-
 def _text_of(obj: dict[str, Any], cap: int) -> str:
     content = obj.get("content")
     if not isinstance(content, str):
@@ -103,26 +94,6 @@ class CollabInbox:
 
     # -- authorisation (shared by check and the handlers; no writes) ----------------------------
 
-    def _speaks_for_author(self, call: Call, actor: str) -> bool:
-        """Does ``actor`` act as ``call``'s author? The author, or, for a partner's call whose
-        author is hidden from us (it came attributed to its coop's calls Group, FEDERATION.md
-        "Calls by hidden authors"), an actor of the call's own node: that node speaks for its
-        hidden author (the author's decisions and messages are signed by the author there), as
-        it does for its members' deletes."""
-        if actor == call.author.ap_id:
-            return True
-        return (
-            not call.local
-            and urlsplit(call.author.ap_id).path == "/groups/calls"
-            and same_host(call.author.ap_id, call.ap_id)
-            and host_of(actor) == host_of(call.ap_id)
-        )
-
-    def _author_addresses(self, call: Call) -> set[str]:
-        """What a partner may address as the author of our ``call``: the author, and the calls
-        Group that speaks for the call on the wire when its author is hidden."""
-        return {call.author.ap_id, self.keys.calls_iri} if call.local else {call.author.ap_id}
-
     def _offer_call(self, session: Session, activity: vocab.Activity) -> tuple[Call, str]:
         raw = activity.raw
         call = session.scalar(
@@ -134,8 +105,10 @@ class CollabInbox:
             raise Forbidden("responses come from partner coops")
         if call.author.ap_id == activity.actor:
             raise Forbidden("the author cannot respond to their own call")
-        _private(activity)
-        if len(activity.to) != 1 or activity.to[0] not in self._author_addresses(call):
+        private_only(activity)
+        if len(activity.to) != 1 or activity.to[0] not in author_addresses(
+            self.keys.calls_iri, call
+        ):
             raise BadRequest("an Offer is addressed to the call's author only")
         message = _text_of(raw, text.RESPONSE_MESSAGE_MAX)
         known = session.scalar(select(Response).where(Response.ap_id == activity.id))
@@ -155,16 +128,16 @@ class CollabInbox:
         call = response.call
         if response.responder is None or not response.responder.local:
             raise Forbidden("not an offer a member of ours sent")
-        if not self._speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
+        if not speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
             activity.actor
         ):
             raise Forbidden("only the call's author decides")
-        _private(activity)
+        private_only(activity)
         result = activity.raw.get("result")
         if isinstance(result, dict):
             owner = vocab.first_iri(result.get("attributedTo"))
             rid = result.get("id")
-            if (owner is not None and not self._speaks_for_author(call, owner)) or (
+            if (owner is not None and not speaks_for_author(call, owner)) or (
                 isinstance(rid, str) and host_of(rid) != host_of(activity.actor)
             ):
                 raise Forbidden("the Agreement is the author's own")
@@ -197,10 +170,8 @@ class CollabInbox:
         )
         if invitation is None:
             return None
-        inviter = activity.actor == invitation.inviter.ap_id or (
-            invitation.inviter.ap_id == invitation.call.author.ap_id
-            and self._speaks_for_author(invitation.call, activity.actor)
-        )
+        by = invitation.inviter.ap_id  # the author (or the Group held for a hidden one)
+        inviter = activity.actor == by or speaks_for_author(invitation.call, activity.actor)
         if not inviter or invitation.call.local:
             raise Forbidden("only the inviter cancels")
         return invitation
@@ -211,13 +182,13 @@ class CollabInbox:
         )
         if call is None:
             raise NotFound("no such call")
-        if not self._speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
+        if not speaks_for_author(call, activity.actor) or host_of(call.ap_id) != host_of(
             activity.actor
         ):
             raise Forbidden("only the call's author invites")
         if self.partnerships.active_partner_for_host(session, host_of(activity.actor)) is None:
             raise Forbidden("invitations come from partner coops")
-        _private(activity)
+        private_only(activity)
         invitee_iri = vocab.first_iri(activity.raw.get("target")) or vocab.first_iri(
             list(activity.to)
         )
@@ -269,13 +240,17 @@ class CollabInbox:
             _text_of(note, text.MESSAGE_MAX)
             return NoteTarget(call=call)
         a, b = parties(thread)  # (author or inviter, responder or invitee)
-        as_author = activity.actor == a or self._speaks_for_author(thread.call, activity.actor)
+        as_author = activity.actor == a or speaks_for_author(thread.call, activity.actor)
         if activity.actor != b and not as_author:
             raise Forbidden("only the two parties write in a thread")
         other = b if as_author and activity.actor != b else a
         addressed = {*vocab.as_list(note.get("to")), *vocab.as_list(note.get("cc"))}
         addressed |= {*activity.to, *activity.cc}
-        if other == a and thread.call.local and addressed <= self._author_addresses(thread.call):
+        if (
+            other == a
+            and thread.call.local
+            and addressed <= author_addresses(self.keys.calls_iri, thread.call)
+        ):
             addressed = {a}  # the responder wrote to the calls Group speaking for the author
         if addressed != {other}:
             raise Forbidden("a thread message goes to the other party only")
@@ -295,9 +270,9 @@ class CollabInbox:
         )
         if call is None:
             raise NotFound("no such call")
-        if not self._speaks_for_author(call, activity.actor):
+        if not speaks_for_author(call, activity.actor):
             raise Forbidden("only the call's author sends its team")
-        _private(activity)
+        private_only(activity)
         return call
 
     # -- receive-time check ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ SOUND_MIXING = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b
 # nouns and brand-like terms kept in English.
 SAME_AS_ENGLISH = {
     "de": {"Remote", "Domain", "Name", "Host", "Status", "Portfolio", "Link %(n)s"},
-    "sv": {"admin", "Federation", "Status", "Portfolio", "Administration"},
+    "sv": {"admin", "Federation", "Status", "Portfolio", "Administration", "Period"},
     "fr": {
         "Pages",
         "admin",

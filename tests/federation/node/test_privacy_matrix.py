@@ -285,6 +285,10 @@ ELSEWHERE = {
     "collab_notify.open_notification": "the signed-in member's own notification",
     "collab_notify.read_all": "POST, the signed-in member's own notifications",
     "follow.follow": "remote follow of the calls Group: a form, no member",
+    "ops.healthz": "process up: no data",
+    "ops.readyz": "readiness reasons: no member data",
+    "ops.prometheus": "counts only, allowed addresses only (test_ops_health_metrics)",
+    "ops_admin.index": "admin only: operations figures",
     "static": "files",
 }
 
