@@ -86,6 +86,9 @@ def _require(scope: str) -> Member:
         abort(_error(401, "this route needs an API token (Authorization: Bearer …)"))
     if not api_tokens.allows(token, owner, scope):
         abort(403, f"this token lacks the {scope} scope")
+    # The answer (the call or member written) is shown as its writer, a member of this coop,
+    # may see it, e.g. with its author's name (node.web.pages.author_visible).
+    g.member = owner
     return owner  # type: ignore[no-any-return]
 
 

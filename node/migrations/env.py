@@ -17,12 +17,26 @@ from federation.db import Base
 config = context.config
 engine = config.attributes["engine"]
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    # SQLite alters a table by rebuilding it (batch mode: copy, DROP, rename). With foreign keys
+    # on, that DROP cascades: rebuilding ``members`` would delete every call, skill and key row
+    # referring to it. So they are off while migrating (sqlite.org/lang_altertable.html, "making
+    # other kinds of table schema changes", step 1), set outside any transaction (the pragma is
+    # a no-op inside one), and on again before the connection returns to the pool.
+    raw = connection.connection.driver_connection if sqlite else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with connection.begin():
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
