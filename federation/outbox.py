@@ -94,9 +94,12 @@ def publish(
         queued = set(
             session.scalars(select(Delivery.inbox_url).where(Delivery.activity_id == row.id))
         )
+    blocked: dict[str, bool] = {}  # one policy lookup per host, not per inbox (fan-outs)
     for inbox in dict.fromkeys(inboxes):
         host = host_of(inbox)
-        if inbox in queued or policy.is_blocked_host(host):
+        if host not in blocked:
+            blocked[host] = policy.is_blocked_host(host)
+        if inbox in queued or blocked[host]:
             continue
         session.add(Delivery(activity_id=row.id, inbox_url=inbox, host=host, state="pending"))
     session.flush()
