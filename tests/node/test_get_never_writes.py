@@ -119,7 +119,9 @@ def test_no_get_route_writes(node: Any) -> None:
                     response = client.get(url, headers={"Accept": accept})
                     response.close()  # file responses (favicon, avatars) hold their file
                     statuses[url] = response.status_code
-                    assert response.status_code < 500, (url, response.status_code)
+                    # /readyz answers 503 until the match index is built: its answer, no error.
+                    ok = response.status_code < 500 or url == "/readyz"
+                    assert ok, (url, response.status_code)
                     assert len(writes) == before, (url, accept, writes[before:])
     assert statuses["/members/bert"] == 200
     assert statuses["/actor"] == 200
