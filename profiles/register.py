@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,9 +53,10 @@ from profiles.importers import (
     _ensure_transaction,
     _member_profile,
     _Parser,
+    _phrase_rows,
     _reason,
 )
-from profiles.models import AvailabilityRange, Member, MemberConcept, MemberLanguage
+from profiles.models import AvailabilityRange, Member, MemberConcept, MemberLanguage, MemberPhrase
 from profiles.vocabulary import Vocabulary
 
 REGISTER_FIELDS = MEMBER_IMPORT_FIELDS | {"ref"}
@@ -269,6 +270,7 @@ class _Sync:
     ) -> None:
         self.session, self.ctx, self.vocab, self.result = session, ctx, vocab, result
         self.parser = parser or _Parser(vocab, result, session)
+        self.said: list[Any] = []  # the current line's phrases (see _line)
         self.known = _snapshot(session, ctx, only)
         self.by_ref = {k.ref: k for k in self.known.values() if k.ref}
         self.by_name = {k.username: k for k in self.known.values()}
@@ -290,6 +292,9 @@ class _Sync:
                 raise LineError(f"username: {raw_name!r}: {exc}; try {hint!r}") from None
         ref = self.parser.string(data, "ref", 128) or None
         username, email, profile = _member_profile(self.parser, data)
+        # What the line's skills and occupations said, linked or not (issue 11: nothing is
+        # dropped); taken now so that a refused line leaves none behind for the next.
+        self.said = self.parser.take_phrases()
         found = (self.by_ref.get(ref) if ref else None) or self.by_name.get(username)
         if found is not None and ref and found.ref and found.ref != ref:
             raise LineError(f"username {username!r} belongs to the member with ref {found.ref!r}")
@@ -321,6 +326,8 @@ class _Sync:
         member_service.apply_profile(member, clean)
         self.session.add(member)
         self.session.flush()
+        if self.said:
+            self.session.execute(insert(MemberPhrase), _phrase_rows(member.id, self.said))
         events.emit(self.session, events.MEMBER_SAVED, member)
         known = _Known(member.id, username, email, ref, None, False, clean)
         self.known[member.id] = self.by_name[username] = known
@@ -365,6 +372,10 @@ class _Sync:
         clean.links = [(link.url, link.title) for link in member.links]
         member_service.apply_profile(member, clean)
         member.email, member.ref, member.deactivated_at = new_email, new_ref, None
+        if "skills" in data or "occupations" in data:  # the register's words replace the old
+            self.session.execute(delete(MemberPhrase).where(MemberPhrase.member_id == member.id))
+            if self.said:
+                self.session.execute(insert(MemberPhrase), _phrase_rows(member.id, self.said))
         self.session.flush()
         events.emit(self.session, events.MEMBER_SAVED, member)
         if known.email and known.email != new_email:

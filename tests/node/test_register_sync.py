@@ -197,3 +197,29 @@ def test_deactivated_members_leave_the_match_index(make_node):
     assert sync(app, lines[:1], deactivate_missing=True).deactivated == ["bo"]
     service.job_refresh(state)
     assert not service.indexed(bo)
+
+
+def test_sync_keeps_what_members_wrote(make_node):
+    """Issue 11 (nothing dropped) on the register path: free text that links to no concept is
+    kept as the member's own words, created and replaced by later syncs."""
+    from profiles.models import MemberPhrase
+
+    app = make_node()
+
+    def phrases(username: str) -> list[str]:
+        state = app.extensions["coopfed"]
+        with state.session() as s:
+            rows = s.scalars(
+                select(MemberPhrase.text)
+                .join(Member, Member.id == MemberPhrase.member_id)
+                .where(Member.username == username)
+                .order_by(MemberPhrase.position)
+            )
+            return list(rows)
+
+    words = "Zwiebelturmrestaurierung"
+    result = sync(app, [line(username="ida", country="SE", skills=[SKILL_SV, words])])
+    assert result.created == ["ida"]
+    assert words in phrases("ida")
+    sync(app, [line(username="ida", country="SE", skills=["Glockengießerei"])])
+    assert phrases("ida") == ["Glockengießerei"]
