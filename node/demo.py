@@ -193,6 +193,11 @@ def run_demo(base: Path, host: str = "127.0.0.1", *, serve: bool = True) -> list
     from node import demo_collab
 
     demo_collab.seed(nodes)  # responses and a conversation (issue 9)
+    if serve:
+        from node.ops import health
+
+        for n in nodes:  # the match index now, as `coopfed run` does (so /readyz says ready)
+            health.warm_up(n.state)
     return nodes
 
 
