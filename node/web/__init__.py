@@ -54,6 +54,17 @@ def state() -> NodeState:
 # their own (NodeFederation.receive).
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_BLUEPRINTS = frozenset({"ap_inbox"})
+# GET pages that record that their viewer saw something (a response marked "seen" for its
+# responder, a thread or notification marked read): the one kind of GET that writes, so it
+# takes a write session like a POST rather than upgrading a read one (which SQLite may refuse).
+_RECORDING_GETS = frozenset(
+    {
+        "collab.call_responses",
+        "collab.thread",
+        "collab.invitation_thread",
+        "collab_notify.open_notification",
+    }
+)
 
 
 def db() -> Session:
@@ -67,6 +78,8 @@ def db() -> Session:
         node = state()
         if not has_request_context():
             g.db = node.session()  # an app context of its own (the CLI, tests)
+        elif request.endpoint in _RECORDING_GETS:
+            g.db = node.write_session_factory()
         elif request.method in _READ_METHODS or request.blueprint in _READ_BLUEPRINTS:
             g.db = node.read_session_factory()
         else:

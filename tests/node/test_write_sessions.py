@@ -86,3 +86,22 @@ def test_nested_write_session_is_refused(state: Any) -> None:
         again.add(NodeMeta(key="after", value="1"))
     with state.read_session() as s:
         assert s.get(NodeMeta, "after") is not None
+
+
+def test_get_pages_that_record_a_view_take_a_write_session(make_node: Any) -> None:
+    """Opening a notification or a thread marks it read (a GET that writes by design): such a
+    page gets a write session like a POST, every other GET a read session."""
+    from node.db import BEGIN_MODE
+    from node.web import db
+
+    app = make_node()
+
+    def mode(path: str) -> str | None:
+        with app.test_request_context(path, method="GET"):
+            session = db()
+            return session.get_bind().get_execution_options().get(BEGIN_MODE)
+
+    assert mode("/notifications/1") == "IMMEDIATE"
+    assert mode("/responses/1") == "IMMEDIATE"
+    assert mode("/calls/x/responses") == "IMMEDIATE"
+    assert mode("/calls") != "IMMEDIATE"
