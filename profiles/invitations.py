@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from federation.db import Base, utcnow
+from profiles import signin
 from profiles.context import NodeContext
 from profiles.errors import ValidationError
 from profiles.models import LoginAttempt, Member
@@ -323,12 +324,14 @@ def reset_check(session: Session, tokens: Tokens, token: str, *, consume: bool =
 
 
 def reset(session: Session, tokens: Tokens, token: str, password: str, confirm: str) -> Member:
-    """Set a new password through a reset link (spends it); the caller commits. An invited
-    member who resets instead of accepting is active too."""
+    """Set a new password through a reset link (spends it); the caller commits. Every other
+    session of the member ends, as with any password change (:func:`members.set_password`).
+    An invited member who resets instead of accepting is active too."""
     reset_check(session, tokens, token)
     password_hash = _new_password(password, confirm)
     member = reset_check(session, tokens, token, consume=True)
     member.password_hash = password_hash
+    signin.close_all_sessions(session, member.id)
     invitation = session.get(AccountInvitation, member.id)
     if invitation is not None and invitation.state != "accepted":
         invitation.state, invitation.accepted_at = "accepted", utcnow()

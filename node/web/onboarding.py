@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from node.onboarding import invite, send_reset
 from node.web import admin_required, ctx, db, sign_in, state
-from profiles import invitations, signin
+from profiles import invitations
 from profiles.errors import ValidationError
 from profiles.tokens import TokenError
 
@@ -128,9 +128,8 @@ def reset(token: str) -> Any:
         session.rollback()
         return _invalid_link(exc)
     session.commit()
-    signin.close_all_sessions(session, member.id)  # a new password: other sessions end
     sign_in(member)
-    session.commit()
+    session.commit()  # the server-side session row (profiles.signin)
     flash(_("Your new password is set."))
     return redirect(url_for("home.home"))
 

@@ -196,8 +196,15 @@ def test_reset_gives_the_same_answer_for_anyone_and_is_rate_limited(node):
     assert limited.status_code == 429
     deliver(app, sink)
 
+    elsewhere = app.test_client()  # signed in on another device before the reset
+    assert (
+        elsewhere.post("/login", data={"username": "lena", "password": PASSWORD}).status_code == 302
+    )
+    assert elsewhere.get("/account").status_code == 200
     data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     assert client.post(path, data=data).status_code == 302
+    assert client.get("/account").status_code == 200  # the reset signed this browser in
+    assert elsewhere.get("/account").status_code == 302  # a new password ends other sessions
     state = app.extensions["coopfed"]
     with state.session() as s:
         assert authenticate(s, state.ctx, "lena", PASSWORD, "1.2.3.4") is None
