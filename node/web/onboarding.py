@@ -8,6 +8,7 @@ page) and ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -17,6 +18,7 @@ from node.onboarding import invite, send_reset
 from node.web import admin_required, ctx, db, sign_in, state
 from profiles import invitations
 from profiles.errors import ValidationError
+from profiles.models import Member
 from profiles.tokens import TokenError
 
 bp = Blueprint("onboarding", __name__)
@@ -49,32 +51,40 @@ def _invalid_link(exc: TokenError) -> Any:
     return page, 400, LINK_HEADERS
 
 
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
-def accept(token: str) -> Any:
-    """GET shows the form (link scanners fetch links; a GET spends nothing). POST sets the
-    password, spends the link and signs the member in."""
+def _password_link(
+    kind: str, token: str, check: Callable[..., Member], spend: Callable[..., Member]
+) -> Any:
+    """A one-time link that sets a password (``kind`` "invitation" or "reset"): GET shows the
+    form (link scanners fetch links; a GET spends nothing); POST sets the password with
+    ``spend``, spends the link and signs the member in. The member, or the page to answer."""
     tokens = state().mail_service().tokens
     session = db()
     try:
-        member = invitations.check_invitation(session, tokens, token)
+        member = check(session, tokens, token)
     except TokenError as exc:
         return _invalid_link(exc)
     if request.method == "GET":
-        return _password_page("invitation", token, member, None, 200)
+        return _password_page(kind, token, member, None, 200)
     form = request.form
     try:
-        member = invitations.accept(
-            session, tokens, token, form.get("password", ""), form.get("confirm", "")
-        )
+        member = spend(session, tokens, token, form.get("password", ""), form.get("confirm", ""))
     except ValidationError as exc:
         session.rollback()
-        return _password_page("invitation", token, member, _errors(exc), 422)
+        return _password_page(kind, token, member, _errors(exc), 422)
     except TokenError as exc:
         session.rollback()
         return _invalid_link(exc)
     session.commit()
     sign_in(member)
     session.commit()  # the server-side session row (profiles.signin)
+    return member
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept(token: str) -> Any:
+    member = _password_link("invitation", token, invitations.check_invitation, invitations.accept)
+    if not isinstance(member, Member):
+        return member
     flash(_("Welcome, %(name)s. Your password is set.", name=member.name or member.username))
     return redirect(url_for("profile.edit_profile"))
 
@@ -108,28 +118,9 @@ def forgot() -> Any:
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> Any:
     _passwords_off()
-    tokens = state().mail_service().tokens
-    session = db()
-    try:
-        member = invitations.reset_check(session, tokens, token)
-    except TokenError as exc:
-        return _invalid_link(exc)
-    if request.method == "GET":
-        return _password_page("reset", token, member, None, 200)
-    form = request.form
-    try:
-        member = invitations.reset(
-            session, tokens, token, form.get("password", ""), form.get("confirm", "")
-        )
-    except ValidationError as exc:
-        session.rollback()
-        return _password_page("reset", token, member, _errors(exc), 422)
-    except TokenError as exc:
-        session.rollback()
-        return _invalid_link(exc)
-    session.commit()
-    sign_in(member)
-    session.commit()  # the server-side session row (profiles.signin)
+    member = _password_link("reset", token, invitations.reset_check, invitations.reset)
+    if not isinstance(member, Member):
+        return member
     flash(_("Your new password is set."))
     return redirect(url_for("home.home"))
 
