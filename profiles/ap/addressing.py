@@ -21,8 +21,11 @@ def instance_actor_iri(ctx: NodeContext) -> str:
     return f"{ctx.base_url}/actor"
 
 
+CALLS_GROUP_PATH = "/groups/calls"  # every coopfed node's calls Group
+
+
 def calls_actor_iri(ctx: NodeContext) -> str:
-    return f"{ctx.base_url}/groups/calls"
+    return f"{ctx.base_url}{CALLS_GROUP_PATH}"
 
 
 def partners_collection(ctx: NodeContext) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from federation import vocab
 from federation.errors import BadRequest
 from federation.iri import host_of, same_host
+from profiles.ap.addressing import CALLS_GROUP_PATH
 from profiles.models import Call
 
 
@@ -25,7 +26,7 @@ def speaks_for_author(call: Call, actor: str) -> bool:
         return True
     return (
         not call.local
-        and urlsplit(call.author.ap_id).path == "/groups/calls"
+        and urlsplit(call.author.ap_id).path == CALLS_GROUP_PATH
         and same_host(call.author.ap_id, call.ap_id)
         and host_of(actor) == host_of(call.ap_id)
     )
