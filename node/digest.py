@@ -30,6 +30,7 @@ from node import reasons
 from node.state import NodeState
 from profiles import visibility
 from profiles.collab import notify
+from profiles.collab.models import Invitation, Response
 from profiles.mail import MailPreference, Outgoing
 from profiles.models import Call, Member, NodeMeta
 
@@ -137,6 +138,7 @@ def run_digest(
         run.subscribers = len(subscribers)
         if calls and subscribers:
             ranked = state.match_service().rank_members(session, calls, limit=PER_CALL)
+            _drop_acted_on(session, ranked, calls, subscribers)
             picks = top_calls(ranked, {c.ap_id: c for c in calls}, set(subscribers))
             run.emails = state.mail_service().send_many(
                 session, _compose_all(state, session, kind, picks, subscribers)
@@ -145,6 +147,34 @@ def run_digest(
         session.commit()
     run.cpu_seconds = time.process_time() - started
     return run
+
+
+def _drop_acted_on(
+    session: Session,
+    ranked: dict[str, list[mm.Suggestion]],
+    calls: list[Call],
+    members: dict[str, Member],
+) -> None:
+    """Remove, in place, each (call, member) pair where the member already responded to the
+    call or was invited to it: they know the call, and an email telling them it "fits" reads
+    as if we had not noticed. One query each for the run's calls, not one per pair."""
+    ids = {c.id: c.ap_id for c in calls}
+    by_member_id = {m.id: key for key, m in members.items()}
+    known: set[tuple[str, str]] = set()
+    for call_id, member_id in session.execute(
+        select(Response.call_id, Response.responder_id).where(
+            Response.call_id.in_(list(ids)), Response.responder_id.is_not(None)
+        )
+    ).all():
+        if member_id in by_member_id:
+            known.add((ids[call_id], by_member_id[member_id]))
+    for call_id, member_id in session.execute(
+        select(Invitation.call_id, Invitation.invitee_id).where(Invitation.call_id.in_(list(ids)))
+    ).all():
+        if member_id in by_member_id:
+            known.add((ids[call_id], by_member_id[member_id]))
+    for call_key, suggestions in ranked.items():
+        ranked[call_key] = [s for s in suggestions if (call_key, s.key) not in known]
 
 
 def _compose_all(

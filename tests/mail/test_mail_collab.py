@@ -120,6 +120,38 @@ def test_digest_one_email_per_member_in_their_language_once(make_node, smtp_serv
     assert again.emails == 0
 
 
+def test_digest_leaves_out_calls_the_member_already_responded_to(make_node, smtp_server):
+    sink = smtp_server("plain")
+    app = make_node(smtp_url=f"smtp://127.0.0.1:{sink.port}")
+    state = app.extensions["coopfed"]
+    with state.session() as s:
+        author = _member(state, s, "anna", "en")
+        ida = _member(state, s, "ida", "it", skills=[SOUND_MIXING], languages=[("it", "native")])
+        s.flush()
+        queue.set_preference(s, ida.id, "digest", True)
+        calls = [
+            create_call(
+                s,
+                state.ctx,
+                author,
+                CallData(
+                    title=title, country="IT", skills_required=[SOUND_MIXING], languages=["it"]
+                ),
+                state.vocabulary.get(s),
+            )
+            for title in ("Suono per il teatro", "Mixaggio per un film")
+        ]
+        s.flush()
+        collab.respond(s, calls[0], ida, collab.ResponseData(message="Ci sono!"))
+        s.commit()
+    run = run_digest(state, "digest", now=utcnow() + timedelta(seconds=1), force=True)
+    assert run.emails == 1
+    state.mail_service().job(state)
+    text = _body(next(m for m in sink.messages() if m["To"] == "ida@example.org"))
+    assert "Mixaggio per un film" in text
+    assert "Suono per il teatro" not in text  # she answered it the same day
+
+
 def test_new_call_fits_notifies_the_best_members(make_node):
     app = make_node()
     state = app.extensions["coopfed"]
