@@ -123,12 +123,17 @@ def _suffixes(host: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def covered(host: str, names: Iterable[str] | frozenset[str]) -> bool:
+    """Whether ``host`` (``host[:port]``) is one of ``names`` or a subdomain of one: a block
+    of ``example.org`` covers ``social.example.org``, as Mastodon's domain blocks do."""
+    listed = names if isinstance(names, (set, frozenset)) else set(names)
+    return any(n in listed for n in _suffixes(host))
+
+
 def _decide(host: str, blocked: Iterable[str], allowed: Iterable[str], allowlist: bool) -> bool:
-    names = _suffixes(host)
-    blocked_set, allowed_set = set(blocked), set(allowed)
-    if any(n in blocked_set for n in names):
+    if covered(host, blocked):
         return True
-    return allowlist and not any(n in allowed_set for n in names)
+    return allowlist and not covered(host, allowed)
 
 
 def _actor_host(iri: str) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from node.ap.service import ADMIN_ERRORS, NodeFederation
 from node.web import admin_required, db, state
+from profiles import moderation
 from profiles.models import Partnership
 
 bp = Blueprint("admin_federation", __name__, url_prefix="/admin/federation")
@@ -108,22 +109,31 @@ def _confirm_remove(session: Session, domain: str) -> Any:
 
 
 def _block_domain(session: Session, host: str, reason: str | None) -> Any:
-    """Block a host. An active partner's domain is blocked only after a confirmation that says
-    what follows: the partnership ends, its members and calls are hidden (and may be purged)."""
-    partner = session.scalar(
-        select(Partnership).where(Partnership.domain == host.lower(), Partnership.state == "active")
-    )
-    if partner is not None and request.form.get("confirm") != "1":
+    """Block a host and its subdomains. Blocking an active partner's domain (or a parent
+    domain of one) happens only after a confirmation that says what follows: the partnership
+    ends, its members and calls are hidden (and may be purged)."""
+    partners = [
+        p
+        for p in session.scalars(
+            select(Partnership).where(Partnership.state == "active").order_by(Partnership.domain)
+        )
+        if moderation.block_covers(host, p.domain)
+    ]
+    if partners and request.form.get("confirm") != "1":
         return render_template(
-            "admin_confirm.html", kind="block", partner=partner, value=host, reason=reason or ""
+            "admin_confirm.html", kind="block", partner=partners[0], value=host, reason=reason or ""
         )
     fed().block_host(session, host, reason)
-    if partner is None:
+    if not partners:
         session.commit()
         return _done(_("Saved."))
-    fed().coop.suspend_partnership(session, partner.domain)
-    purged = fed().coop.purge_host(session, partner.domain) if request.form.get("purge") else 0
+    purged = 0
+    for partner in partners:
+        fed().coop.suspend_partnership(session, partner.domain)
+        if request.form.get("purge"):
+            purged += fed().coop.purge_host(session, partner.domain)
     session.commit()
+    partner = partners[0]
     return _done(
         _(
             "%(domain)s is blocked and the partnership is suspended; %(num)d members and calls "

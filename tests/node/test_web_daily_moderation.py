@@ -169,3 +169,40 @@ def test_members_of_a_blocked_coop_are_not_suggested(node):
         state.federation_service().block_host(s, PARTNER, "spam")
         s.commit()
     assert "eva" not in suggested()
+
+
+def test_blocking_a_parent_domain_covers_the_partner_and_hides_its_rows(node):
+    """A block of ``example`` covers ``partner.example`` (as in federation and in Mastodon):
+    the admin is asked first, the partnership is suspended and its rows are hidden everywhere;
+    a look-alike name that is not a subdomain is not caught."""
+    state = node.extensions["coopfed"]
+    with state.session() as s:
+        s.add(
+            Member(
+                ap_id="https://xpartner.example.org/members/ola",
+                local=False,
+                node="xpartner.example.org",
+                username="ola",
+                name="Ola Lookalike",
+                visibility="partners",
+            )
+        )
+        s.commit()
+    client = _client(node)
+    assert _visible(client) == (True, True, 200, 200)
+    asked = client.post("/admin/federation/blocks/block_domain", data={"value": "example"})
+    assert asked.status_code == 200 and 'id="link-cancel"' in asked.get_data(as_text=True)
+    assert _partner_state(node) == "active"
+    client.post(
+        "/admin/federation/blocks/block_domain",
+        data={"value": "example", "confirm": "1"},
+    )
+    assert _partner_state(node) == "suspended"
+    assert _visible(client) == (False, False, 404, 404)
+    with state.session() as s:
+        from profiles import moderation
+
+        assert moderation.is_blocked(s, "social.partner.example:8443")
+        assert not moderation.is_blocked(s, "xpartner.example.org")
+        assert "social.partner.example" in moderation.blocked_hosts(s)
+    assert "Ola Lookalike" in client.get("/directory").get_data(as_text=True)
