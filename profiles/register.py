@@ -398,6 +398,12 @@ class _Sync:
                 .values(deactivated_at=self.now, updated_at=self.now)
             )
         self.result.deactivated = sorted(k.username for k in gone)
+        # Partners and followers are told the profile is gone (profiles.ap.publishing), and
+        # the match index drops it: the same event as any other change of the member.
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            for member in self.session.scalars(select(Member).where(Member.id.in_(chunk))):
+                events.emit(self.session, events.MEMBER_SAVED, member)
 
 
 def sync_members(

@@ -107,7 +107,7 @@ def served_member(username: str) -> Member | None:
     """A member of this node that exists for whoever asks (:func:`profiles.visibility.
     actor_served`), else None: a hidden member answers exactly as a nonexistent one."""
     member = local_member(username)
-    if member is None:
+    if member is None or member.deactivated_at is not None:  # left the coop's register
         return None
     vis = member.visibility
     audience = audience_for(lambda a: visibility.actor_served(vis, a))

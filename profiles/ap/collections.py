@@ -64,7 +64,11 @@ class Collections:
     def members_page(
         self, session: Session, page: int, *, partner: bool
     ) -> tuple[list[dict[str, Any]], bool, int]:
-        base = select(Member).where(Member.local, Member.visibility.in_(_served(partner=partner)))
+        base = select(Member).where(
+            Member.local,
+            Member.visibility.in_(_served(partner=partner)),
+            Member.deactivated_at.is_(None),  # left the coop's register
+        )
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.scalars(
             base.order_by(Member.id).offset((page - 1) * COLLECTION_PAGE).limit(COLLECTION_PAGE + 1)

@@ -112,17 +112,19 @@ class Publisher:
     def _member_saved(self, session: Session, member: Member) -> None:
         seen = self._published(session, member.ap_id)
         if not is_public(member.visibility) and federated(member.visibility):
-            self._leave_fediverse(session, member)
-        if not federated(member.visibility):
+            self._leave_fediverse(session, member)  # (a deactivated member: retracted below)
+        left = member.deactivated_at is not None  # left the coop's register (profiles.register)
+        if left or not federated(member.visibility):
             # Partners may hold it from a backfill even if we never sent it ourselves. Not the
             # coops this member agreed to share their profile with when responding to one of
-            # their calls (profiles.collab): a Delete there would end those responses.
+            # their calls (profiles.collab): a Delete there would end those responses; unless
+            # the member left the coop, which ends everything they shared.
             if seen is not None or self.partner_inboxes(session):
                 self._retract_person(
                     session,
                     member.ap_id,
                     signed_by_member=True,
-                    keep_hosts=consented_hosts(session, member),
+                    keep_hosts=frozenset() if left else consented_hosts(session, member),
                 )
             if seen is not None:
                 session.delete(seen)
