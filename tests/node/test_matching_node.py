@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from node_helpers import PASSWORD, sign_in
 from sqlalchemy import select
 
 from profiles import calls as call_service
@@ -16,7 +17,6 @@ from profiles import members as member_service
 from profiles.members import ProfileData, create_member
 from profiles.models import AvailabilityRange, Member, MemberConcept, MemberLanguage
 
-PASSWORD = "a long enough password"
 SKILL = "http://data.europa.eu/esco/skill/"
 COMPOSE = SKILL + "c109d892-3665-4743-877b-2ba23834e9e0"  # sv "komponera musik", de "Komposition"
 ORCHESTRATE = SKILL + "5e682b6e-1957-4146-9c05-2e2590760757"  # de "Orchestrierung"
@@ -100,11 +100,6 @@ def post_call(app, author, *, required, optional=(), languages=("de", "en"), **k
         )
         s.commit()
         return call.public_id
-
-
-def sign_in(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
 
 
 @pytest.fixture

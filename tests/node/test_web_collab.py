@@ -7,49 +7,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from node_helpers import add_call, add_member, sign_in
 from sqlalchemy import func, select
 
 from profiles import mail as queue
-from profiles.calls import CallData, create_call
 from profiles.collab.models import Notification, Response
 from profiles.mail import MailMessage
-from profiles.members import ProfileData, create_member, get_local
+from profiles.members import get_local
 
-PASSWORD = "a long enough password"
 SOUND_MIXING = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b8e963"
-
-
-def add_member(app, username, email=None, lang=None, **profile):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        member = create_member(
-            s,
-            state.ctx,
-            username=username,
-            password=PASSWORD,
-            email=email,
-            profile=ProfileData(**profile),
-            vocab=state.vocabulary.get(s),
-        )
-        member.ui_language = lang
-        s.commit()
-        return member.id
-
-
-def add_call(app, username, **fields):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        author = get_local(s, state.ctx, username)
-        fields.setdefault("title", "Sound for a theatre tour")
-        fields.setdefault("country", "SE")
-        call = create_call(s, state.ctx, author, CallData(**fields), state.vocabulary.get(s))
-        s.commit()
-        return call.public_id
-
-
-def sign_in(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 302
 
 
 @pytest.fixture

@@ -14,36 +14,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-
-from profiles.calls import CallData, create_call
-from profiles.members import ProfileData, create_member, get_local
+from node_helpers import add_call, add_member
 
 SOUND_MIXING = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b8e963"
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def add_member(app, username, **profile):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        create_member(
-            s,
-            state.ctx,
-            username=username,
-            password="a long enough password",
-            profile=ProfileData(**profile),
-            vocab=state.vocabulary.get(s),
-        )
-        s.commit()
-
-
-def add_call(app, username, **fields):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        author = get_local(s, state.ctx, username)
-        fields.setdefault("country", "SE")
-        call = create_call(s, state.ctx, author, CallData(**fields), state.vocabulary.get(s))
-        s.commit()
-        return call.public_id
 
 
 def label(app, iri, lang):

@@ -5,42 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from node_helpers import add_call, add_member, sign_in
 
-from profiles.calls import CallData, create_call
-from profiles.members import ProfileData, create_member, get_local
+from profiles.members import get_local
 
-PASSWORD = "a long enough password"
 # ESCO "operate an audio mixing console"; its Swedish label in the shipped vocabulary is
 # "ljudmixning".
 SOUND_MIXING = "http://data.europa.eu/esco/skill/72812eb6-5a0f-48e8-815d-3d2a16b8e963"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def add_member(app, username, *, is_admin=False, **profile):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        member = create_member(
-            s,
-            state.ctx,
-            username=username,
-            password=PASSWORD,
-            is_admin=is_admin,
-            profile=ProfileData(**profile),
-            vocab=state.vocabulary.get(s),
-        )
-        s.commit()
-        return member.id
-
-
-def add_call(app, username, **fields):
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        author = get_local(s, state.ctx, username)
-        fields.setdefault("title", "Sound for a theatre tour")
-        fields.setdefault("country", "SE")
-        call = create_call(s, state.ctx, author, CallData(**fields), state.vocabulary.get(s))
-        s.commit()
-        return call.public_id
 
 
 def member(app, username):
@@ -57,12 +29,6 @@ def label(app, iri, lang):
     state = app.extensions["coopfed"]
     with state.session() as s:
         return state.vocabulary.get(s).label(iri, lang)
-
-
-def sign_in(client, username):
-    assert (
-        client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
-    )
 
 
 def profile_form(**overrides):
