@@ -1,6 +1,11 @@
-"""Match quality on the hand-labelled multilingual evaluation set (bench/eval_set.py).
+"""Match quality on a hand-labelled multilingual evaluation set.
 
     uv run python bench/bench_match_quality.py [--pipeline product|concepts-only] [--verbose]
+        [--set default|blind ...]
+
+``--set default`` (the default) is bench/eval_set.py; ``--set blind`` is bench/eval_blind.py, a
+set written without reading the curated vocabulary or eval_set.py (so not tuned to them). Give
+``--set`` twice to compare both in one run.
 
 Members and calls go through the same steps as an import: each phrase is understood by the
 node's vocabulary (profiles.understanding), the rows become matchmaking Profiles/Calls
@@ -17,19 +22,24 @@ a coop-only member of another node: must be 0), and the share of phrases linked 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_set import CALLS, MEMBERS, CallSpec, Member, check, forbidden  # noqa: E402
+from eval_set import CallSpec, Member  # noqa: E402
 
 import matchmaking as mm  # noqa: E402
 from profiles import match_data  # noqa: E402
 from profiles.understanding import LINKED, summarise, understand  # noqa: E402
 from profiles.vocabulary import Vocabulary  # noqa: E402
+
+# --set name -> module with MEMBERS, CALLS, check(), forbidden(spec, member).
+SETS = {"default": "eval_set", "blind": "eval_blind"}
 
 Pipeline = tuple[
     Callable[[Member, Vocabulary], mm.Profile], Callable[[CallSpec, Vocabulary], mm.Call]
@@ -53,11 +63,20 @@ def _old_link(vocab: Vocabulary, text: str, lang: str | None, kind: str | None) 
     return found.iri if found else None
 
 
+def _picked(m: Member) -> tuple[frozenset[str], frozenset[str]]:
+    """(skills, occupations) the member picked as IRIs (eval_blind's ``picked_iris``): held as
+    given, like a profile's ESCO fields."""
+    iris = getattr(m, "picked_iris", ())
+    occ = frozenset(i for i in iris if "/occupation/" in i or "/isco/" in i)
+    return frozenset(iris) - occ, occ
+
+
 def old_profile(m: Member, vocab: Vocabulary) -> mm.Profile:
     first = next(iter(m.languages()))
     occ = {i for t in m.phrases("occupations") if (i := _old_link(vocab, t, first, "occupation"))}
     skills = {i for t in m.phrases("skills") if (i := _old_link(vocab, t, first, "skill"))}
-    return _profile(m, frozenset(skills), frozenset(occ))
+    p_skills, p_occ = _picked(m)
+    return _profile(m, frozenset(skills) | p_skills, frozenset(occ) | p_occ)
 
 
 def _profile(m: Member, skills: frozenset[str], occ: frozenset[str], **kw: object) -> mm.Profile:
@@ -113,10 +132,11 @@ def product_profile(m: Member, vocab: Vocabulary) -> mm.Profile:
     phrases += [understand(vocab, t, langs, "skill") for t in m.phrases("skills")]
     _linked.extend(p.status == LINKED for p in phrases)
     u = summarise(vocab, phrases)
+    p_skills, p_occ = _picked(m)
     return _profile(
         m,
-        u.skills,
-        u.occupations,
+        u.skills | p_skills,
+        u.occupations | p_occ,
         text_concepts=u.weak,
         phrases=u.texts,
         pairs=_pairs(m.pairs),
@@ -147,22 +167,30 @@ PIPELINES: dict[str, Pipeline] = {
 }
 
 
-def run(pipeline: str, vocab: Vocabulary, *, verbose: bool = False) -> dict[str, float]:
-    check()
+def load_set(name: str = "default") -> ModuleType:
+    """The evaluation set module of ``--set name`` (see :data:`SETS`)."""
+    return importlib.import_module(SETS[name])
+
+
+def run(
+    pipeline: str, vocab: Vocabulary, *, verbose: bool = False, evalset: str = "default"
+) -> dict[str, float]:
+    es = load_set(evalset)
+    es.check()
     _linked.clear()
     to_profile, to_call = PIPELINES[pipeline]
     index = mm.MatchIndex(match_data.concept_graph(vocab), weights=mm.Weights(exposure=0.0))
-    by_key = {m.key: m for m in MEMBERS}
-    index.upsert_profiles(to_profile(m, vocab) for m in MEMBERS)
+    by_key = {m.key: m for m in es.MEMBERS}
+    index.upsert_profiles(to_profile(m, vocab) for m in es.MEMBERS)
     n_ndcg = success = traps = traps_hit = cross = cross_hit = bad = 0.0
-    for spec in CALLS:
+    for spec in es.CALLS:
         call = to_call(spec, vocab)
         ranked = [s.key for s in index.match_call(call, viewer_node=spec.node, limit=10)]
         n_ndcg += ndcg(ranked, spec.relevant)
         success += any(k in spec.relevant for k in ranked)
         traps += len(spec.traps)
         traps_hit += sum(1 for k in spec.traps if k in ranked)
-        bad += sum(1 for k in ranked if forbidden(spec, by_key[k]))
+        bad += sum(1 for k in ranked if es.forbidden(spec, by_key[k]))
         for k in spec.relevant:
             if by_key[k].wrote != spec.lang:
                 cross += 1
@@ -172,7 +200,7 @@ def run(pipeline: str, vocab: Vocabulary, *, verbose: bool = False) -> dict[str,
                 k + ("*" if k in spec.relevant else "!" if k in spec.traps else "") for k in ranked
             ]
             print(f"  {spec.key:12} {ndcg(ranked, spec.relevant):.2f} {' '.join(marks)}")
-    n = len(CALLS)
+    n = len(es.CALLS)
     return {
         "nDCG@10": n_ndcg / n,
         "success@10": success / n,
@@ -187,13 +215,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pipeline", choices=sorted(PIPELINES), action="append")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--set", dest="sets", choices=sorted(SETS), action="append")
     args = ap.parse_args()
     vocab = Vocabulary.from_curated()
-    print(f"{len(MEMBERS)} members, {len(CALLS)} calls, 7 languages")
-    for name in args.pipeline or sorted(PIPELINES):
-        print(name)
-        for k, v in run(name, vocab, verbose=args.verbose).items():
-            print(f"  {k:24} {v:.3f}" if k != "forbidden" else f"  {k:24} {v:.0f}")
+    for evalset in args.sets or ["default"]:
+        es = load_set(evalset)
+        print(f"set {evalset}: {len(es.MEMBERS)} members, {len(es.CALLS)} calls, 7 languages")
+        for name in args.pipeline or sorted(PIPELINES):
+            print(name)
+            for k, v in run(name, vocab, verbose=args.verbose, evalset=evalset).items():
+                print(f"  {k:24} {v:.3f}" if k != "forbidden" else f"  {k:24} {v:.0f}")
 
 
 if __name__ == "__main__":
