@@ -27,6 +27,10 @@ MAX_PHRASE_CHARS = 255  # call_phrases.text is String(255), the importer's MAX_I
 # Required and nice-to-have lines together: as many as the call may have concepts.
 MAX_PHRASES = max_length(CallFields, "skills_required")
 SUGGESTIONS = 5
+# Below this similarity a "suggestion" is noise: gibberish ("xyzzy qwerty") scores up to ~0.16
+# against the curated vocabulary, a real paraphrase's right concept ~0.25 and up
+# ("Antragsprosa für Kulturstiftungen" -> "Förderanträge verwalten" 0.25).
+SUGGEST_MIN_SCORE = 0.2
 OWN_WORDS = "own"  # the author's choice: no concept, match these words as written
 
 Key = tuple[bool, str]  # (required, text)
@@ -114,6 +118,7 @@ def review(
     for is_required, texts in ((True, required), (False, optional)):
         for text in texts:
             fresh, found = understand_with_suggestions(vocab, text, langs, None, SUGGESTIONS)
+            found = [s for s in found if s.score >= SUGGEST_MIN_SCORE]
             understood = before.get((is_required, text), fresh)
             if understood.status != UNLINKED and not understood.lang:
                 understood = replace(understood, lang=fresh.lang)

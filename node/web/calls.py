@@ -164,10 +164,8 @@ def _posted_choices() -> dict[call_phrases.Key, str]:
     out: dict[call_phrases.Key, str] = {}
     for i in range(2 * call_phrases.MAX_PHRASES):  # never more than the form offers
         text = request.form.get(f"said-{i}-text")
-        if text is None:
-            break
         pick = request.form.get(f"said-{i}-pick", "")[:255]
-        if pick:
+        if text is not None and pick:
             out[(request.form.get(f"said-{i}-required") == "1", " ".join(text.split()))] = pick
     return out
 
