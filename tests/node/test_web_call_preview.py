@@ -155,6 +155,7 @@ def test_picked_concepts_are_stored_and_used_by_the_matches(app, author):
     # The call page's section says what became of each line.
     page = author.get(f"/calls/{public_id}").get_data(as_text=True)
     assert "verstanden als: Förderanträge verwalten" in page
+    assert f'href="/calls/{public_id}/edit#said-review"' in page
 
 
 def test_accepting_a_proposal_links_it(app, author):
