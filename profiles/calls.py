@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import events, moderation, search, validation
+from profiles import call_phrases, events, moderation, search, validation
+from profiles.call_phrases import Reviewed
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from profiles.fields import CALL_STATUSES, CallData, CallFields, max_length
@@ -159,12 +160,32 @@ def _apply(call: Call, data: CallData) -> None:
     call.updated_at = utcnow()  # child rows alone do not fire onupdate (match index refresh)
 
 
+def _with_phrases(data: CallData, phrases: Sequence[Reviewed] | None) -> CallData:
+    """``data`` with the concepts the author's reviewed phrases stand for (required ones
+    first, each concept once): a phrase linked for sure is a skill of the call."""
+    if not phrases:
+        return data
+    required, optional = call_phrases.concepts(phrases)
+    return replace(
+        data,
+        skills_required=list(dict.fromkeys([*data.skills_required, *required])),
+        skills_optional=list(dict.fromkeys([*data.skills_optional, *optional])),
+    )
+
+
 def create_call(
-    session: Session, ctx: NodeContext, author: Member, data: CallData, vocab: Vocabulary
+    session: Session,
+    ctx: NodeContext,
+    author: Member,
+    data: CallData,
+    vocab: Vocabulary,
+    phrases: Sequence[Reviewed] | None = None,
 ) -> Call:
+    """A new local call. ``phrases``: the required/nice-to-have skills as the author wrote
+    them (:func:`profiles.call_phrases.review`), stored with the call; None stores none."""
     if not author.local:
         raise PermissionDenied("only members of this coop post calls here")
-    clean = validate_call(data, vocab)
+    clean = validate_call(_with_phrases(data, phrases), vocab)
     if clean.ref and session.scalar(
         select(Call.id).where(Call.node == ctx.domain, Call.ref == clean.ref)
     ):
@@ -180,6 +201,8 @@ def create_call(
         title=clean.title,
     )
     _apply(call, clean)
+    if phrases is not None:
+        call.phrases = call_phrases.rows(phrases)
     session.add(call)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
@@ -194,12 +217,21 @@ def _check_owner(call: Call, actor: Member) -> None:
 
 
 def update_call(
-    session: Session, call: Call, actor: Member, data: CallData, vocab: Vocabulary
+    session: Session,
+    call: Call,
+    actor: Member,
+    data: CallData,
+    vocab: Vocabulary,
+    phrases: Sequence[Reviewed] | None = None,
 ) -> Call:
+    """Replace what an edit may change. ``phrases``: as in :func:`create_call`; None keeps
+    the stored ones (an API edit knows nothing of them)."""
     _check_owner(call, actor)
     data.ref = call.ref  # the external reference never changes through an edit
-    clean = validate_call(data, vocab)
+    clean = validate_call(_with_phrases(data, phrases), vocab)
     _apply(call, clean)
+    if phrases is not None:
+        call.phrases = call_phrases.rows(phrases)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
     return call

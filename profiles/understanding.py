@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from profiles.linking import LANGUAGES, confidence
+from profiles.linking import LANGUAGES, LinkSuggestion, confidence
 from profiles.vocabulary import Vocabulary
 
 LINKED, PROPOSED, UNLINKED = "linked", "proposed", "unlinked"
@@ -42,17 +42,30 @@ def understand(
 ) -> Phrase:
     """One phrase, linked in the language it is written in (among ``langs``, else any of
     ours). Never raises for odd text: gibberish comes back ``unlinked``."""
+    return understand_with_suggestions(vocab, text, langs, kind, limit=2)[0]
+
+
+def understand_with_suggestions(
+    vocab: Vocabulary, text: str, langs: Sequence[str], kind: str | None = None, limit: int = 5
+) -> tuple[Phrase, list[LinkSuggestion]]:
+    """:func:`understand`, also answering the ``limit`` best concepts, best first: what a
+    writer may pick when the phrase was not understood (one similarity computation for both;
+    the linker's order does not depend on ``limit``, so the phrase is the same)."""
     text = " ".join(text.split())
     candidates = [code for code in langs if code in LANGUAGES] or list(LANGUAGES)
-    detected, found = vocab.linker.link_detect(text, kind=kind, limit=2, langs=candidates)
+    detected, found = vocab.linker.link_detect(
+        text, kind=kind, limit=max(limit, 2), langs=candidates
+    )
     lang = detected or ""
     status = {"link": LINKED, "propose": PROPOSED}.get(confidence(text, found), UNLINKED)
     if status == UNLINKED or not found:
-        return Phrase(text, lang, kind or "", None, UNLINKED, found[0].score if found else 0.0)
+        score = found[0].score if found else 0.0
+        return Phrase(text, lang, kind or "", None, UNLINKED, score), found[:limit]
     best = found[0]
-    return Phrase(
+    phrase = Phrase(
         text, lang, kind or vocab.kinds.get(best.iri, ""), best.iri, status, best.score, best.label
     )
+    return phrase, found[:limit]
 
 
 @dataclass(frozen=True)

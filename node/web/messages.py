@@ -76,6 +76,18 @@ def _patterns() -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
             lambda m: _("At most %(n)s skills in all.", n=m.group(1)),
         ),
         (
+            re.compile(r"^at most (\d+) phrases in all$"),
+            lambda m: _("At most %(n)s skills in your own words, one per line.", n=m.group(1)),
+        ),
+        (
+            re.compile(r"^a line of at most (\d+) characters: (.*)$"),
+            lambda m: _(
+                "Each line may have at most %(n)s characters: “%(text)s…”",
+                n=m.group(1),
+                text=m.group(2),
+            ),
+        ),
+        (
             re.compile(r"^at most (\d+)( periods)?$"),
             lambda m: _("At most %(n)s.", n=m.group(1)),
         ),
