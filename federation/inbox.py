@@ -42,6 +42,7 @@ from federation.errors import (
     SignatureInvalid,
     UnsupportedMediaType,
 )
+from federation.inbox_keys import KeyCache
 from federation.iri import host_of, same_host
 from federation.models import Follower, Following, InboxItem, RemoteActor, dialect_insert
 from federation.outbox import publish
@@ -115,6 +116,7 @@ def receive(
     now: datetime | None = None,
     health: retry.HostHealth | None = None,
     check: ActivityCheck | None = None,
+    keys: KeyCache | None = None,
 ) -> tuple[int, str]:
     """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
 
@@ -125,11 +127,26 @@ def receive(
     :func:`signatures.verify_request`). ``health``: the node's cache of healthy hosts (default:
     the process-wide one), told that the verified sender's host is alive. ``check(session,
     activity)``: the domain's refusal of an authenticated activity its actor may not send
-    (raises a :class:`FederationError`, e.g. 403), run after every check above.
+    (raises a :class:`FederationError`, e.g. 403), run after every check above. ``keys``: the
+    node's cache of senders' keys (:mod:`federation.inbox_keys`), filled once a 202 committed.
+
+    Round trips of an accepted POST from a known sender on PostgreSQL: one, the INSERT (in
+    autocommit: its own transaction, no BEGIN/COMMIT); ``tests/federation/node/
+    test_inbox_statements.py`` pins it.
     """
+    verified: list[signatures.PublicKeyInfo] = []
     try:
         status, message = _receive(
-            session, method, url, headers, body, actors, policy, max_bytes, now, health, check
+            session,
+            method,
+            url,
+            headers,
+            body,
+            actors,
+            policy,
+            max_bytes,
+            now,
+            _Options(health, check, keys, verified),
         )
     except FederationError as exc:
         session.rollback()
@@ -138,7 +155,19 @@ def receive(
         session.rollback()
         raise
     session.commit()
+    if keys is not None and verified:
+        keys.remember(verified[0])
     return status, message
+
+
+@dataclass
+class _Options:
+    """What ``_receive`` needs besides the request; ``verified`` gets the key that verified."""
+
+    health: retry.HostHealth | None
+    check: ActivityCheck | None
+    keys: KeyCache | None
+    verified: list[signatures.PublicKeyInfo]
 
 
 _INSERT_ITEM: dict[str, Any] = {}
@@ -172,8 +201,7 @@ def _receive(
     policy: ActorPolicy,
     max_bytes: int,
     now: datetime | None,
-    health: retry.HostHealth | None = None,
-    check: ActivityCheck | None = None,
+    opts: _Options,
 ) -> tuple[int, str]:
     if method.upper() != "POST":
         return 405, "inboxes accept POST only"
@@ -201,6 +229,11 @@ def _receive(
             return 202, "nothing to delete"
 
     def key_lookup(key_id: str, *, refresh: bool = False) -> signatures.PublicKeyInfo:
+        if opts.keys is not None:
+            if not refresh and (cached := opts.keys.get(key_id)) is not None:
+                return cached
+            if refresh:
+                opts.keys.forget(key_id)
         try:
             return actors.key_lookup(key_id, refresh=refresh)
         except SignatureInvalid:
@@ -215,16 +248,11 @@ def _receive(
     # FEP-8b32: before _check_origin, which may rewrite doc (the proof covers it as received).
     proofs.check_incoming(doc, activity.actor, actors)
     _check_origin(activity, doc, session)
-    if check is not None:
-        check(session, activity)
-    # Accepted. The write gets a transaction of its own: on SQLite (WAL) a transaction that read
-    # first cannot wait for the write lock — if another process committed since its first read
-    # the INSERT fails at once ("database is locked"); one that starts with the INSERT waits its
-    # turn (busy_timeout). This commit holds only reads, or the verified sender's fetched key.
-    # PostgreSQL has no such upgrade problem: one transaction, two round trips fewer.
-    if session.get_bind().dialect.name == "sqlite":
-        session.commit()
-
+    if opts.check is not None:
+        opts.check(session, activity)
+    opts.verified.append(key)
+    if activity.type == "Delete" and activity.object_id == activity.actor and opts.keys:
+        opts.keys.forget_owner(activity.actor)
     values = {
         "activity_id": activity.id,
         "actor": activity.actor,
@@ -232,11 +260,38 @@ def _receive(
         "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
         "received_at": now or utcnow(),
     }
-    inserted = session.connection().execute(_insert_item(session), values).scalar()
-    if inserted is None:
-        return 202, "already received"
-    retry.note_host_alive(session, host_of(activity.actor), now or utcnow(), health)
-    return 202, "accepted"
+    return _store(session, values, opts.health)
+
+
+def _store(
+    session: Session, values: dict[str, Any], health: retry.HostHealth | None
+) -> tuple[int, str]:
+    """Insert the accepted item (unless a replay) and tell ``health`` its host is alive.
+
+    SQLite: the write gets a transaction of its own. A (WAL) transaction that read first cannot
+    wait for the write lock — if another process committed since its first read, the INSERT
+    fails at once ("database is locked"); one that starts with the INSERT waits its turn
+    (busy_timeout). The commit before it holds only reads, or the verified sender's fetched key.
+
+    PostgreSQL has no such upgrade problem. The host is noted alive first (no query when
+    ``health`` knows it, as it does for every sender of the last minute), so that when nothing
+    else was read or written (the sender's key came from the cache) the INSERT runs alone in
+    autocommit: one round trip instead of BEGIN, INSERT, COMMIT. Otherwise it joins the checks'
+    transaction, committed by ``receive``. Either way 202 means committed.
+    """
+    host, received_at = host_of(values["actor"]), values["received_at"]
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
+        inserted = session.connection().execute(_insert_item(session), values).scalar()
+        if inserted is None:
+            return 202, "already received"
+        retry.note_host_alive(session, host, received_at, health)
+        return 202, "accepted"
+    retry.note_host_alive(session, host, received_at, health)
+    options = {} if session.in_transaction() else {"isolation_level": "AUTOCOMMIT"}
+    conn = session.connection(execution_options=options)
+    inserted = conn.execute(_insert_item(session), values).scalar()
+    return 202, "accepted" if inserted is not None else "already received"
 
 
 # -- processing -------------------------------------------------------------------------------
