@@ -250,9 +250,11 @@ def _receive(
     _check_origin(activity, doc, session)
     if opts.check is not None:
         opts.check(session, activity)
-    opts.verified.append(key)
-    if activity.type == "Delete" and activity.object_id == activity.actor and opts.keys:
-        opts.keys.forget_owner(activity.actor)
+    if activity.type == "Delete" and activity.object_id == activity.actor:
+        if opts.keys is not None:  # the actor is going: its key with it, not cached again
+            opts.keys.forget_owner(activity.actor)
+    else:
+        opts.verified.append(key)
     values = {
         "activity_id": activity.id,
         "actor": activity.actor,
