@@ -121,18 +121,19 @@ def receive(
     """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
 
     Owns the transactions of ``session``: rolls back on any refusal, so a refused request leaves
-    no trace (not even the actor it fetched to check the signature). Once every check passed, it
-    commits what the checks read or fetched, then writes the item in a transaction of its own
-    (committed on 202). ``url`` is the full URL the client requested (see
-    :func:`signatures.verify_request`). ``health``: the node's cache of healthy hosts (default:
-    the process-wide one), told that the verified sender's host is alive. ``check(session,
-    activity)``: the domain's refusal of an authenticated activity its actor may not send
-    (raises a :class:`FederationError`, e.g. 403), run after every check above. ``keys``: the
-    node's cache of senders' keys (:mod:`federation.inbox_keys`), filled once a 202 committed.
+    no trace (not even the actor it fetched to check the signature). Once every check passed,
+    the item is written and committed with what the checks fetched — on SQLite in a transaction
+    of its own (see :func:`_store`); 202 means committed. ``url`` is the full URL the client
+    requested (see :func:`signatures.verify_request`). ``health``: the node's cache of healthy
+    hosts (default: the process-wide one), told that the verified sender's host is alive.
+    ``check(session, activity)``: the domain's refusal of an authenticated activity its actor
+    may not send (raises a :class:`FederationError`, e.g. 403), run after every check above.
+    ``keys``: the node's cache of senders' keys (:mod:`federation.inbox_keys`), filled once a
+    202 committed.
 
-    Round trips of an accepted POST from a known sender on PostgreSQL: one, the INSERT (in
-    autocommit: its own transaction, no BEGIN/COMMIT); ``tests/federation/node/
-    test_inbox_statements.py`` pins it.
+    Statements of an accepted POST from a known sender (key in ``keys``, host in ``health``):
+    one, the INSERT — on PostgreSQL in autocommit, one round trip with no BEGIN/COMMIT
+    (tests/federation/node/test_inbox_statements.py pins it).
     """
     verified: list[signatures.PublicKeyInfo] = []
     try:
