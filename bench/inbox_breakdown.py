@@ -39,7 +39,7 @@ import bench_wsgi  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 
-from federation import inbox, signatures, vocab  # noqa: E402
+from federation import inbox_store, signatures, vocab  # noqa: E402
 
 
 def timed(n: int, one: Callable[[int], Any]) -> tuple[float, float]:
@@ -147,7 +147,7 @@ def insert_times(engine: Any, batch: Any, fast: bool, text: Any) -> tuple[float,
         conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         if fast and engine.dialect.name == "postgresql":
             conn.execute(text("SET synchronous_commit = off"))
-        stmt = inbox._insert_item(session)
+        stmt = inbox_store.insert_statement(session)
 
         def one(i: int) -> None:
             doc = json.loads(batch[i][0])

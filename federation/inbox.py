@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from federation import proofs, retry, signatures, transient, vocab
+from federation import inbox_store, proofs, retry, signatures, transient, vocab
 from federation.actors import LocalActorResolver, RemoteActors
 from federation.db import utcnow
 from federation.errors import (
@@ -43,8 +43,8 @@ from federation.errors import (
     UnsupportedMediaType,
 )
 from federation.inbox_keys import KeyCache
-from federation.iri import host_of, same_host
-from federation.models import Follower, Following, InboxItem, RemoteActor, dialect_insert
+from federation.iri import same_host
+from federation.models import Follower, Following, InboxItem, RemoteActor
 from federation.outbox import publish
 from federation.policy import ActorPolicy
 
@@ -123,9 +123,9 @@ def receive(
     Owns the transactions of ``session``: rolls back on any refusal, so a refused request leaves
     no trace (not even the actor it fetched to check the signature). Once every check passed,
     the item is written and committed with what the checks fetched — on SQLite in a transaction
-    of its own (see :func:`_store`); 202 means committed. ``url`` is the full URL the client
-    requested (see :func:`signatures.verify_request`). ``health``: the node's cache of healthy
-    hosts (default: the process-wide one), told that the verified sender's host is alive.
+    of its own (:func:`federation.inbox_store.store`); 202 means committed. ``url`` is the full
+    URL the client requested (see :func:`signatures.verify_request`). ``health``: the node's
+    cache of healthy hosts (default: the process-wide one), told that the sender's host is alive.
     ``check(session, activity)``: the domain's refusal of an authenticated activity its actor
     may not send (raises a :class:`FederationError`, e.g. 403), run after every check above.
     ``keys``: the node's cache of senders' keys (:mod:`federation.inbox_keys`), filled once a
@@ -169,26 +169,6 @@ class _Options:
     check: ActivityCheck | None
     keys: KeyCache | None
     verified: list[signatures.PublicKeyInfo]
-
-
-_INSERT_ITEM: dict[str, Any] = {}
-
-
-def _insert_item(session: Session) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: a concurrent replay waits for the first and
-    inserts nothing. Built once per dialect and run on the connection: building it and the ORM
-    execution layer cost more than the INSERT itself."""
-    name = session.get_bind().dialect.name
-    stmt = _INSERT_ITEM.get(name)
-    if stmt is None:
-        columns = ("activity_id", "actor", "type", "body", "received_at")
-        stmt = _INSERT_ITEM[name] = (
-            dialect_insert(session, InboxItem)
-            .values(**{c: bindparam(c) for c in columns}, state="pending", attempts=0)
-            .on_conflict_do_nothing(index_elements=[InboxItem.activity_id])
-            .returning(InboxItem.id)
-        )
-    return stmt
 
 
 # size: one pass through the checks of the module docstring, in their order
@@ -263,38 +243,7 @@ def _receive(
         "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
         "received_at": now or utcnow(),
     }
-    return _store(session, values, opts.health)
-
-
-def _store(
-    session: Session, values: dict[str, Any], health: retry.HostHealth | None
-) -> tuple[int, str]:
-    """Insert the accepted item (unless a replay) and tell ``health`` its host is alive.
-
-    SQLite: the write gets a transaction of its own. A (WAL) transaction that read first cannot
-    wait for the write lock — if another process committed since its first read, the INSERT
-    fails at once ("database is locked"); one that starts with the INSERT waits its turn
-    (busy_timeout). The commit before it holds only reads, or the verified sender's fetched key.
-
-    PostgreSQL has no such upgrade problem. The host is noted alive first (no query when
-    ``health`` knows it, as it does for every sender of the last minute), so that when nothing
-    else was read or written (the sender's key came from the cache) the INSERT runs alone in
-    autocommit: one round trip instead of BEGIN, INSERT, COMMIT. Otherwise it joins the checks'
-    transaction, committed by ``receive``. Either way 202 means committed.
-    """
-    host, received_at = host_of(values["actor"]), values["received_at"]
-    if session.get_bind().dialect.name == "sqlite":
-        session.commit()
-        inserted = session.connection().execute(_insert_item(session), values).scalar()
-        if inserted is None:
-            return 202, "already received"
-        retry.note_host_alive(session, host, received_at, health)
-        return 202, "accepted"
-    retry.note_host_alive(session, host, received_at, health)
-    options = {} if session.in_transaction() else {"isolation_level": "AUTOCOMMIT"}
-    conn = session.connection(execution_options=options)
-    inserted = conn.execute(_insert_item(session), values).scalar()
-    return 202, "accepted" if inserted is not None else "already received"
+    return inbox_store.store(session, values, opts.health)
 
 
 # -- processing -------------------------------------------------------------------------------
