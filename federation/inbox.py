@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from federation import proofs, retry, signatures, transient, vocab
+from federation import inbox_store, proofs, retry, signatures, transient, vocab
 from federation.actors import LocalActorResolver, RemoteActors
 from federation.db import utcnow
 from federation.errors import (
@@ -42,8 +42,9 @@ from federation.errors import (
     SignatureInvalid,
     UnsupportedMediaType,
 )
-from federation.iri import host_of, same_host
-from federation.models import Follower, Following, InboxItem, RemoteActor, dialect_insert
+from federation.inbox_keys import KeyCache
+from federation.iri import same_host
+from federation.models import Follower, Following, InboxItem, RemoteActor
 from federation.outbox import publish
 from federation.policy import ActorPolicy
 
@@ -115,21 +116,38 @@ def receive(
     now: datetime | None = None,
     health: retry.HostHealth | None = None,
     check: ActivityCheck | None = None,
+    keys: KeyCache | None = None,
 ) -> tuple[int, str]:
     """Handle a POST to an inbox. Returns ``(status, message)``; 202 means persisted.
 
     Owns the transactions of ``session``: rolls back on any refusal, so a refused request leaves
-    no trace (not even the actor it fetched to check the signature). Once every check passed, it
-    commits what the checks read or fetched, then writes the item in a transaction of its own
-    (committed on 202). ``url`` is the full URL the client requested (see
-    :func:`signatures.verify_request`). ``health``: the node's cache of healthy hosts (default:
-    the process-wide one), told that the verified sender's host is alive. ``check(session,
-    activity)``: the domain's refusal of an authenticated activity its actor may not send
-    (raises a :class:`FederationError`, e.g. 403), run after every check above.
+    no trace (not even the actor it fetched to check the signature). Once every check passed,
+    the item is written and committed with what the checks fetched — on SQLite in a transaction
+    of its own (:func:`federation.inbox_store.store`); 202 means committed. ``url`` is the full
+    URL the client requested (see :func:`signatures.verify_request`). ``health``: the node's
+    cache of healthy hosts (default: the process-wide one), told that the sender's host is alive.
+    ``check(session, activity)``: the domain's refusal of an authenticated activity its actor
+    may not send (raises a :class:`FederationError`, e.g. 403), run after every check above.
+    ``keys``: the node's cache of senders' keys (:mod:`federation.inbox_keys`), filled once a
+    202 committed.
+
+    Statements of an accepted POST from a known sender (key in ``keys``, host in ``health``):
+    one, the INSERT — on PostgreSQL in autocommit, one round trip with no BEGIN/COMMIT
+    (tests/federation/node/test_inbox_statements.py pins it).
     """
+    verified: list[signatures.PublicKeyInfo] = []
     try:
         status, message = _receive(
-            session, method, url, headers, body, actors, policy, max_bytes, now, health, check
+            session,
+            method,
+            url,
+            headers,
+            body,
+            actors,
+            policy,
+            max_bytes,
+            now,
+            _Options(health, check, keys, verified),
         )
     except FederationError as exc:
         session.rollback()
@@ -138,27 +156,19 @@ def receive(
         session.rollback()
         raise
     session.commit()
+    if keys is not None and verified:
+        keys.remember(verified[0])
     return status, message
 
 
-_INSERT_ITEM: dict[str, Any] = {}
+@dataclass
+class _Options:
+    """What ``_receive`` needs besides the request; ``verified`` gets the key that verified."""
 
-
-def _insert_item(session: Session) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: a concurrent replay waits for the first and
-    inserts nothing. Built once per dialect and run on the connection: building it and the ORM
-    execution layer cost more than the INSERT itself."""
-    name = session.get_bind().dialect.name
-    stmt = _INSERT_ITEM.get(name)
-    if stmt is None:
-        columns = ("activity_id", "actor", "type", "body", "received_at")
-        stmt = _INSERT_ITEM[name] = (
-            dialect_insert(session, InboxItem)
-            .values(**{c: bindparam(c) for c in columns}, state="pending", attempts=0)
-            .on_conflict_do_nothing(index_elements=[InboxItem.activity_id])
-            .returning(InboxItem.id)
-        )
-    return stmt
+    health: retry.HostHealth | None
+    check: ActivityCheck | None
+    keys: KeyCache | None
+    verified: list[signatures.PublicKeyInfo]
 
 
 # size: one pass through the checks of the module docstring, in their order
@@ -172,8 +182,7 @@ def _receive(
     policy: ActorPolicy,
     max_bytes: int,
     now: datetime | None,
-    health: retry.HostHealth | None = None,
-    check: ActivityCheck | None = None,
+    opts: _Options,
 ) -> tuple[int, str]:
     if method.upper() != "POST":
         return 405, "inboxes accept POST only"
@@ -201,6 +210,11 @@ def _receive(
             return 202, "nothing to delete"
 
     def key_lookup(key_id: str, *, refresh: bool = False) -> signatures.PublicKeyInfo:
+        if opts.keys is not None:
+            if not refresh and (cached := opts.keys.get(key_id)) is not None:
+                return cached
+            if refresh:
+                opts.keys.forget(key_id)
         try:
             return actors.key_lookup(key_id, refresh=refresh)
         except SignatureInvalid:
@@ -215,16 +229,13 @@ def _receive(
     # FEP-8b32: before _check_origin, which may rewrite doc (the proof covers it as received).
     proofs.check_incoming(doc, activity.actor, actors)
     _check_origin(activity, doc, session)
-    if check is not None:
-        check(session, activity)
-    # Accepted. The write gets a transaction of its own: on SQLite (WAL) a transaction that read
-    # first cannot wait for the write lock — if another process committed since its first read
-    # the INSERT fails at once ("database is locked"); one that starts with the INSERT waits its
-    # turn (busy_timeout). This commit holds only reads, or the verified sender's fetched key.
-    # PostgreSQL has no such upgrade problem: one transaction, two round trips fewer.
-    if session.get_bind().dialect.name == "sqlite":
-        session.commit()
-
+    if opts.check is not None:
+        opts.check(session, activity)
+    if activity.type == "Delete" and activity.object_id == activity.actor:
+        if opts.keys is not None:  # the actor is going: its key with it, not cached again
+            opts.keys.forget_owner(activity.actor)
+    else:
+        opts.verified.append(key)
     values = {
         "activity_id": activity.id,
         "actor": activity.actor,
@@ -232,11 +243,7 @@ def _receive(
         "body": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
         "received_at": now or utcnow(),
     }
-    inserted = session.connection().execute(_insert_item(session), values).scalar()
-    if inserted is None:
-        return 202, "already received"
-    retry.note_host_alive(session, host_of(activity.actor), now or utcnow(), health)
-    return 202, "accepted"
+    return inbox_store.store(session, values, opts.health)
 
 
 # -- processing -------------------------------------------------------------------------------

@@ -24,7 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from federation import delivery, inbox, outbox, policy, retry, signatures, transient
+from federation import (
+    delivery,
+    inbox,
+    inbox_keys,
+    outbox,
+    policy,
+    retry,
+    signatures,
+    transient,
+)
 from federation.actors import RemoteActors
 from federation.db import utcnow
 from federation.errors import FederationError
@@ -62,6 +71,7 @@ class NodeFederation:
         # Per-node caches (two nodes in one process must not share them): the hosts seen alive
         # recently, and the generation of this node's domain policy.
         self.host_health = retry.HostHealth()
+        self.inbox_keys = inbox_keys.KeyCache()
         self.policy_changes = policy.PolicyChanges()
         # Read sessions: the policy is loaded inside other transactions (the inbox's).
         self.policy = CachedPolicy(state.read_session_factory, ttl=5.0, changes=self.policy_changes)
@@ -163,6 +173,7 @@ class NodeFederation:
                         max_bytes=min(inbox.MAX_BYTES, self.state.settings.max_request_bytes),
                         health=self.host_health,
                         check=self.coop.check_activity,
+                        keys=self.inbox_keys,
                     )
             except (OperationalError, DBAPIError) as exc:
                 if not transient.is_transient(exc) or time.monotonic() + delay > give_up:
