@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import snowballstemmer  # type: ignore[import-untyped]
 from scipy import sparse
 
 from profiles.languages import UI_LANGUAGES
@@ -51,6 +52,8 @@ CANDIDATES = 64
 # common with the query's other words, is a different thing ("dance company" vs "dance
 # marketing"): its score is scaled by this.
 ONE_WORD_PENALTY = 0.6
+# The shortest head split_compound cuts off a compound ("teknik", "design" but not "ing").
+MIN_HEAD = 4
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -64,7 +67,8 @@ def normalise(text: str) -> str:
 
 
 def features(text: str) -> list[str]:
-    """Character 3-grams of each word padded with spaces, plus the words themselves."""
+    """Character 3-grams of each word padded with spaces, plus the words themselves and their
+    first letters (no language knowledge: see :meth:`Linker.features` for stems and parts)."""
     norm = normalise(text)
     out: list[str] = []
     for word in norm.split():
@@ -75,6 +79,40 @@ def features(text: str) -> list[str]:
             if len(word) > n:
                 out.append(f"p{n}:" + word[:n])
     return out
+
+
+# Snowball's classic algorithms (https://snowballstem.org): plurals, definite and verb forms
+# meet ("kostymer"/"kostym", "partituren"/"partituur", "disegnare"/"disegno"). Dutch uses the
+# Porter-style variant: the newer one strips "ge-" ("geluidstechnicus" -> "luidstechnicus").
+_SNOWBALL = {
+    "en": "english",
+    "de": "german",
+    "sv": "swedish",
+    "fr": "french",
+    "nl": "dutch_porter",
+    "it": "italian",
+    "es": "spanish",
+}
+_STEMMERS: dict[str, object] = {}
+MIN_STEM = 3
+
+
+def stem(word: str, lang: str) -> str:
+    """The Snowball stem of one case-folded word in ``lang``, accents stripped afterwards
+    (French and Italian stemmers read them); the word itself for other languages."""
+    stemmer = _STEMMERS.get(lang)
+    if stemmer is None:
+        algo = _SNOWBALL.get(lang)
+        if algo is None:
+            return normalise(word)
+        stemmer = _STEMMERS[lang] = snowballstemmer.stemmer(algo)
+    out = normalise(stemmer.stemWord(word))  # type: ignore[attr-defined]
+    return out if len(out) >= MIN_STEM else normalise(word)
+
+
+def _stem_words(text: str, lang: str) -> list[str]:
+    words = [w for w in _WORD.findall(text.casefold())]
+    return [stem(w, lang) for w in words]
 
 
 def _trigrams(words: Iterable[str]) -> set[str]:
@@ -171,9 +209,13 @@ class Linker:
         columns: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
+        # Words of every label: the parts compounds are split into (split_compound).
+        self._known = {
+            w for label in self._labels for w in normalise(label.text).split() if len(w) >= 3
+        }
         for i, label in enumerate(self._labels):
             self._exact[normalise(label.text)].append(i)
-            for f in set(features(label.text)):
+            for f in set(self.features(label.text, (label.lang,))):
                 j = columns.setdefault(f, len(columns))
                 rows.append(i)
                 cols.append(j)
@@ -203,15 +245,55 @@ class Linker:
     def __len__(self) -> int:
         return len(self._labels)
 
-    def scores(self, text: str) -> np.ndarray:
-        """Cosine similarity of ``text`` to every label (exact label text: 1.0), no boosts."""
+    def split_compound(self, word: str) -> tuple[str, str] | None:
+        """(modifier, head) of a folded compound whose head is a label word of at least
+        :data:`MIN_HEAD` letters and whose modifier is one too, maybe with a linking letter
+        (sv/de/nl "-s-", "-e-", "-en-"): "ljudtekniker" -> ("ljud", "tekniker"),
+        "geluidstechnicus" -> ("geluid", "technicus"). The longest such head wins (the head
+        names the thing); None for words that are not such a compound."""
+        if len(word) < MIN_HEAD + 3:
+            return None
+        known = self._known
+        for i in range(3, len(word) - MIN_HEAD + 1):
+            head, mod = word[i:], word[:i]
+            if head not in known:
+                continue
+            for link in ("", "s", "e", "en", "n"):
+                if link and not mod.endswith(link):
+                    continue
+                base = mod[: len(mod) - len(link)] if link else mod
+                if len(base) >= 3 and base in known:
+                    return base, head
+        return None
+
+    def features(self, text: str, langs: Sequence[str] = ()) -> list[str]:
+        """:func:`features` plus, per word, its stem in each of ``langs`` ("s:"), and the parts
+        of a compound as words of their own ("w:", "s:")."""
+        out = features(text)
+        stems: set[str] = set()
+        for lang in langs:
+            stems.update("s:" + s for s in _stem_words(text, lang))
+        for word in normalise(text).split():
+            parts = self.split_compound(word)
+            if parts:
+                out.extend("w:" + part for part in parts)
+                for lang in langs:
+                    stems.update("s:" + stem(part, lang) for part in parts)
+        out.extend(sorted(stems))
+        return out
+
+    def scores(self, text: str, langs: Sequence[str] = ()) -> np.ndarray:
+        """Cosine similarity of ``text`` to every label (exact label text: 1.0), no boosts.
+        Stems are taken in each of ``langs`` (every language the linker knows if empty)."""
         n = len(self._labels)
         out = np.zeros(n, dtype=np.float32)
         norm = normalise(text)
         if not norm or not n:
             return out
-        all_feats = features(text)
+        all_feats = self.features(text, langs or LANGUAGES)
         feats = [self._columns[f] for f in all_feats if f in self._columns]
+        # Stems nobody has are not evidence against the query (each language adds its own).
+        all_feats = [f for f in all_feats if not f.startswith("s:") or f in self._columns]
         if feats:
             counts: dict[int, int] = defaultdict(int)
             for j in feats:
@@ -280,7 +362,7 @@ class Linker:
     ) -> tuple[str | None, list[LinkSuggestion]]:
         """:meth:`link`, also answering the language used (given, or detected among ``langs``),
         with one similarity computation for both."""
-        scores = self.scores(text)
+        scores = self.scores(text, (lang,) if lang else langs)
         if not len(scores):
             return lang, []
         if lang is None and langs:
