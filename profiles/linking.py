@@ -46,6 +46,7 @@ MIN_LANGUAGE_EVIDENCE = 0.3
 # sv +0.6, de +0.7, en -0.8).
 PREFIXES = (4,)
 SECOND_LABEL_WEIGHT = 0.2
+COVERAGE_WEIGHT = 0.5
 # Labels considered per query, whatever ``limit`` is (so the top-1 never depends on it).
 CANDIDATES = 64
 # A label that shares exactly one whole word with a query, whose other words have nothing in
@@ -107,7 +108,25 @@ def stem(word: str, lang: str) -> str:
             return normalise(word)
         stemmer = _STEMMERS[lang] = snowballstemmer.stemmer(algo)
     out = normalise(stemmer.stemWord(word))  # type: ignore[attr-defined]
+    for suffix in _NOUN_SUFFIXES.get(lang, ()):
+        if out.endswith(suffix) and len(out) - len(suffix) >= MIN_STEM + 1:
+            out = out[: -len(suffix)]
+            break
     return out if len(out) >= MIN_STEM else normalise(word)
+
+
+# Verbal nouns Snowball keeps whole in Swedish and Dutch, though members write either form
+# ("riggning" / "rigga", "marknadsföring" / "marknadsföra", "opname" aside).
+_NOUN_SUFFIXES = {"sv": ("ning", "ing"), "nl": ("ing",)}
+# Function words carry no meaning of their own for coverage (Linker.units).
+_STOPWORDS = frozenset(
+    "a an and of for in on the to with och av for i med pa till att som en ett "
+    "und der die das den dem des fur mit von zu im am zum zur ein eine "
+    "et de la le les du des d l en au aux pour un une avec sur "
+    "van het een voor met op te bij aan "
+    "e di del della dei degli delle il lo gli per con da su un una al alla "
+    "y el los las por para con un una al".split()
+)
 
 
 def _stem_words(text: str, lang: str) -> list[str]:
@@ -241,6 +260,11 @@ class Linker:
         self._kind_masks: dict[str, np.ndarray] = {}
         self._lang_masks: dict[str, np.ndarray] = {}
         self._rest_cache: dict[tuple[int, str], set[str]] = {}
+        # Per concept, the units of all its labels (any language): coverage (link_detect).
+        concept_units: dict[str, set[str]] = defaultdict(set)
+        for label in self._labels:
+            concept_units[label.iri].update(self.units(label.text, label.lang))
+        self._concept_units = {iri: frozenset(u) for iri, u in concept_units.items()}
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -265,6 +289,18 @@ class Linker:
                 if len(base) >= 3 and base in known:
                     return base, head
         return None
+
+    def units(self, text: str, lang: str) -> frozenset[str]:
+        """What ``text`` is about, word by word: the stem in ``lang`` of each word that is
+        not a function word, a compound counting as its two parts ("musikmarknadsföring" ->
+        {"musik", "marknadsfor"}). Compared between a query and a concept's labels."""
+        out: set[str] = set()
+        for word in normalise(text).split():
+            if word in _STOPWORDS:
+                continue
+            parts = self.split_compound(word)
+            out.update(stem(part, lang) for part in (parts or (word,)))
+        return frozenset(out)
 
     def features(self, text: str, langs: Sequence[str] = ()) -> list[str]:
         """:func:`features` plus, per word, its stem in each of ``langs`` ("s:"), and the parts
@@ -400,6 +436,15 @@ class Linker:
                 iri: ((k[0] - SECOND_LABEL_WEIGHT * runner_up.get(iri, 0.0), *k[1:]), i, sc)
                 for iri, (k, i, sc) in best.items()
             }
+        if COVERAGE_WEIGHT:
+            # A query naming two things ("musikmarknadsföring") is about the concept whose
+            # labels name both, not the one whose short label names one ("marknadsföring").
+            q_units = self.units(text, lang) if lang else frozenset()
+            if len(q_units) > 1:
+                best = {
+                    iri: ((k[0] - COVERAGE_WEIGHT * self._coverage(q_units, iri), *k[1:]), i, sc)
+                    for iri, (k, i, sc) in best.items()
+                }
         ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
         out = []
         for iri, (_key, idx, score) in ranked:
@@ -410,6 +455,11 @@ class Linker:
                 LinkSuggestion(iri, min(shown, 1.0 if exact else 0.98), label.text, label.lang)
             )
         return lang, out
+
+    def _coverage(self, q_units: frozenset[str], iri: str) -> float:
+        """Share of the query's units that some label of concept ``iri`` has too."""
+        have = self._concept_units.get(iri, frozenset())
+        return sum(u in have for u in q_units) / len(q_units)
 
     def _rest_grams(self, idx: int, word: str) -> set[str]:
         """3-grams of label ``idx``'s words other than ``word`` (memoised per label)."""
