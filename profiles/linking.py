@@ -46,7 +46,7 @@ MIN_LANGUAGE_EVIDENCE = 0.3
 # sv +0.6, de +0.7, en -0.8).
 PREFIXES = (4,)
 SECOND_LABEL_WEIGHT = 0.2
-COVERAGE_WEIGHT = 0.5
+COVERAGE_WEIGHT = 1.0
 # Labels considered per query, whatever ``limit`` is (so the top-1 never depends on it).
 CANDIDATES = 64
 # A label that shares exactly one whole word with a query, whose other words have nothing in
@@ -265,6 +265,14 @@ class Linker:
         for label in self._labels:
             concept_units[label.iri].update(self.units(label.text, label.lang))
         self._concept_units = {iri: frozenset(u) for iri, u in concept_units.items()}
+        # A unit few concepts have says more ("ui" in "UI-designer") than a common one.
+        unit_df: dict[str, int] = defaultdict(int)
+        for units in self._concept_units.values():
+            for u in units:
+                unit_df[u] += 1
+        n_concepts = max(len(self._concept_units), 1)
+        self._unit_idf = {u: math.log((1 + n_concepts) / (1 + df)) for u, df in unit_df.items()}
+        self._unit_idf_max = math.log(1 + n_concepts)
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -457,9 +465,12 @@ class Linker:
         return lang, out
 
     def _coverage(self, q_units: frozenset[str], iri: str) -> float:
-        """Share of the query's units that some label of concept ``iri`` has too."""
+        """Share of the query's units that some label of concept ``iri`` has too, each unit
+        weighted by its rarity among concepts (IDF)."""
         have = self._concept_units.get(iri, frozenset())
-        return sum(u in have for u in q_units) / len(q_units)
+        weights = {u: self._unit_idf.get(u, self._unit_idf_max) for u in q_units}
+        total = sum(weights.values())
+        return sum(w for u, w in weights.items() if u in have) / total if total else 0.0
 
     def _rest_grams(self, idx: int, word: str) -> set[str]:
         """3-grams of label ``idx``'s words other than ``word`` (memoised per label)."""
