@@ -45,7 +45,7 @@ MIN_LANGUAGE_EVIDENCE = 0.3
 # of bench_linking.py link right +1.4 points overall (nl +3.6, es +3.2, fr +2.2, it +1.8,
 # sv +0.6, de +0.7, en -0.8).
 PREFIXES = (4,)
-SECOND_LABEL_WEIGHT = 0.2
+SECOND_LABEL_WEIGHT = 0.4
 COVERAGE_WEIGHT = 1.0
 # Labels considered per query, whatever ``limit`` is (so the top-1 never depends on it).
 CANDIDATES = 64
