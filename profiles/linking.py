@@ -16,7 +16,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import snowballstemmer  # type: ignore[import-untyped]
@@ -82,7 +82,8 @@ def features(text: str) -> list[str]:
     return out
 
 
-# Snowball's classic algorithms (https://snowballstem.org): plurals, definite and verb forms
+# Snowball's classic algorithms (https://snowballstem.org; snowballstemmer runs PyStemmer's C
+# code when it is installed: the pure-Python stemmers made building the linker 20 s slower): plurals, definite and verb forms
 # meet ("kostymer"/"kostym", "partituren"/"partituur", "disegnare"/"disegno"). Dutch uses the
 # Porter-style variant: the newer one strips "ge-" ("geluidstechnicus" -> "luidstechnicus").
 _SNOWBALL = {
@@ -98,6 +99,7 @@ _STEMMERS: dict[str, object] = {}
 MIN_STEM = 3
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str, lang: str) -> str:
     """The Snowball stem of one case-folded word in ``lang``, accents stripped afterwards
     (French and Italian stemmers read them); the word itself for other languages."""
