@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
-import snowballstemmer  # type: ignore[import-untyped]
+import snowballstemmer
 from scipy import sparse
 
 from profiles.languages import UI_LANGUAGES
@@ -82,10 +82,11 @@ def features(text: str) -> list[str]:
     return out
 
 
-# Snowball's classic algorithms (https://snowballstem.org; snowballstemmer runs PyStemmer's C
-# code when it is installed: the pure-Python stemmers made building the linker 20 s slower): plurals, definite and verb forms
+# Snowball's classic algorithms (https://snowballstem.org): plurals, definite and verb forms
 # meet ("kostymer"/"kostym", "partituren"/"partituur", "disegnare"/"disegno"). Dutch uses the
 # Porter-style variant: the newer one strips "ge-" ("geluidstechnicus" -> "luidstechnicus").
+# snowballstemmer runs PyStemmer's C code when that is installed (a dependency): its own
+# pure-Python stemmers made building the linker ~20 s slower.
 _SNOWBALL = {
     "en": "english",
     "de": "german",
@@ -122,18 +123,21 @@ def stem(word: str, lang: str) -> str:
 _NOUN_SUFFIXES = {"sv": ("ning", "ing"), "nl": ("ing",)}
 # Function words carry no meaning of their own for coverage (Linker.units).
 _STOPWORDS = frozenset(
-    "a an and of for in on the to with och av for i med pa till att som en ett "
-    "und der die das den dem des fur mit von zu im am zum zur ein eine "
-    "et de la le les du des d l en au aux pour un une avec sur "
-    "van het een voor met op te bij aan "
-    "e di del della dei degli delle il lo gli per con da su un una al alla "
-    "y el los las por para con un una al".split()
+    " ".join(
+        (
+            "a an and of for in on the to with och av i med pa till att som en ett",
+            "und der die das den dem des fur mit von zu im am zum zur ein eine",
+            "et de la le les du d l au aux pour un une avec sur",
+            "van het een voor met op te bij aan",
+            "e di del della dei degli delle il lo gli per con da su una al alla",
+            "y el los las por para",
+        )
+    ).split()
 )
 
 
 def _stem_words(text: str, lang: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.casefold())]
-    return [stem(w, lang) for w in words]
+    return [stem(w, lang) for w in _WORD.findall(text.casefold())]
 
 
 def _trigrams(words: Iterable[str]) -> set[str]:
