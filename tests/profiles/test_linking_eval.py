@@ -32,9 +32,9 @@ from freetext import TYPO_KINDS, FreeText, noisy, typo  # noqa: E402
 from profiles.linking import LANGUAGES, Linker, confidence, normalise  # noqa: E402
 
 SEED = 1
-# Measured acc@1 on held-aside alt labels, seed 1: en .77 de .72 sv .51 fr .65 nl .67 it .67
-# es .67 (other seeds move them by up to ~0.1).
-ALT_ACC1_FLOOR = {"en": 0.65, "de": 0.6, "sv": 0.4, "fr": 0.55, "nl": 0.55, "it": 0.55, "es": 0.55}
+# Measured acc@1 on held-aside alt labels, seed 1: en .75 de .70 sv .61 fr .75 nl .68 it .74
+# es .70 (other seeds move them by up to ~0.05; adding synonyms reshuffles which are held).
+ALT_ACC1_FLOOR = {"en": 0.65, "de": 0.6, "sv": 0.5, "fr": 0.62, "nl": 0.58, "it": 0.62, "es": 0.6}
 
 
 @pytest.fixture(scope="module")
