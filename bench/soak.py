@@ -35,6 +35,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -89,6 +90,7 @@ class FakeFediverse:
         self.lock = threading.Lock()
         self.accepted: Counter[tuple[str, str]] = Counter()  # (activity id, inbox url) -> 2xx
         self.answers: Counter[str] = Counter()
+        self.failed: Counter[tuple[str, str]] = Counter()  # 500s given per (activity, path)
         self.port = free_port()
         outer = self
 
@@ -120,11 +122,11 @@ class FakeFediverse:
             def do_POST(self) -> None:  # noqa: N802
                 host = self._host()
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, headers = outer.answer(host)
+                activity = json.loads(body).get("id", "")
+                status, headers = outer.answer(host, (activity, self.path))
                 if host in SLOW:
                     time.sleep(2)
                 if 200 <= status < 300:
-                    activity = json.loads(body).get("id", "")
                     inbox = f"https://{self.headers.get('Host')}{self.path}"
                     with outer.lock:
                         outer.accepted[(activity, inbox)] += 1
@@ -146,14 +148,20 @@ class FakeFediverse:
         self.server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def answer(self, host: str) -> tuple[int, dict[str, str]]:
+    def answer(self, host: str, delivery: tuple[str, str]) -> tuple[int, dict[str, str]]:
         now = time.monotonic() - self.started()
         if host == GONE:
             return 410, {}
         if host == UNAVAILABLE and self.window[0] <= now < self.window[1]:
             return 503, {"Retry-After": "60"}
         if host == FLAKY and random.random() < 1 / 3:
-            return 500, {}
+            # At most twice in a row for one delivery: the node's backoff doubles per attempt
+            # (30 s, 1, 2, 4, 8 min…), so a run of bad luck would keep the queue from draining
+            # for longer than the soak itself; the flakiness is what is under test, not luck.
+            with self.lock:
+                self.failed[delivery] += 1
+                if self.failed[delivery] <= 2:
+                    return 500, {}
         return 202, {}
 
     @staticmethod
@@ -263,24 +271,33 @@ class Faults:
         self.pg_restarted_at: datetime | None = None
 
 
+def leased_to(engine: Engine, pid: int) -> list[int]:
+    """Deliveries leased now to the worker process ``pid`` (its worker id names the pid)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(Delivery.id).where(
+                    Delivery.claimed_by.like(f"%-{pid}-%"),
+                    Delivery.state == "pending",
+                    Delivery.claimed_until.is_not(None),
+                )
+            ).scalars()
+        )
+
+
 def inject(what: str, stack: LocalStack, args: argparse.Namespace, faults: Faults,
            t0: float) -> None:  # fmt: skip
     faults.log.append(f"t={time.monotonic() - t0:.0f} s {what}")
     if what == "kill -9 worker1":
         pid = stack.procs["worker1"].pid
+        waited = time.monotonic()  # kill it mid-batch: once it holds leased deliveries
+        while time.monotonic() - waited < 40 and not leased_to(args.engine, pid):
+            time.sleep(0.2)
         stack.procs["worker1"].send_signal(signal.SIGKILL)
         stack.procs["worker1"].wait()
         faults.worker_killed_at = datetime.now(UTC)
-        with args.engine.connect() as conn:  # what it held: taken over after its lease
-            faults.killed_worker_rows = list(
-                conn.execute(
-                    select(Delivery.id).where(
-                        Delivery.claimed_by.like(f"%-{pid}-%"),
-                        Delivery.state == "pending",
-                        Delivery.claimed_until.is_not(None),
-                    )
-                ).scalars()
-            )
+        # What it held: other workers take these over when the lease runs out.
+        faults.killed_worker_rows = leased_to(args.engine, pid)
         faults.log[-1] += f" (pid {pid}, {len(faults.killed_worker_rows)} deliveries leased)"
         time.sleep(2)  # systemd's RestartSec=2
         stack.start_worker(1)
@@ -506,19 +523,35 @@ def integrity(engine: Engine, world: FakeFediverse, accepted_ids: list[str]) -> 
 
 
 def log_counts(folder: Path, names: list[str]) -> list[str]:
-    """What the processes logged about the faults (JSON logs, one event a line)."""
+    """What the processes logged about the faults (JSON logs, one event a line), and the last
+    line of every traceback (the exception), counted."""
     words = {
-        "tracebacks": "Traceback",
         "requests retried after a database failure": "request retried after a database",
         "inbox POSTs retried": "inbox POST retried",
-        "worker jobs: transient failure": "transient failure",
+        "worker jobs with a transient failure": 'coopfed.worker", "msg": "worker job',
         "delivery leases not renewed": "leases not renewed",
         "lost leases": "lost the lease",
     }
     text = {n: (folder / f"{n}.log").read_text(errors="replace") for n in names}
-    return [f"- {label}: " + ", ".join(f"{n} {t.count(w)}" for n, t in text.items() if w in t)
-            if any(w in t for t in text.values()) else f"- {label}: none"
-            for label, w in words.items()]  # fmt: skip
+    out = [f"- {label}: " + ", ".join(f"{n} {t.count(w)}" for n, t in text.items() if w in t)
+           if any(w in t for t in text.values()) else f"- {label}: none"
+           for label, w in words.items()]  # fmt: skip
+    errors: Counter[str] = Counter()
+    for name, t in text.items():
+        for found in re.finditer(r"Traceback \(most recent call last\):.*?\n(\S[^\n]*)", t, re.S):
+            errors[f"{name}: {found.group(1)[:300]}"] += 1
+    out.append(f"- tracebacks: {sum(errors.values()) or 'none'}")
+    out += [f"  - {n} x {line}" for line, n in errors.most_common()]
+    return out
+
+
+def keep_logs(folder: Path, names: list[str], stamp: str) -> Path:
+    """The processes' logs next to the report (the run's folder is temporary)."""
+    logs = RESULTS / f"soak-{stamp}-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(folder / f"{name}.log", logs / f"{name}.log")
+    return logs
 
 
 def size_of(engine: Engine) -> int:
@@ -622,7 +655,8 @@ def run(args: argparse.Namespace, url: str) -> None:
             RESULTS.mkdir(exist_ok=True)
             out = RESULTS / f"soak-{wall0:%Y%m%d-%H%M}.md"
             out.write_text(report)
-            print(f"written to {out}")
+            logs = keep_logs(Path(tmp), list(stack.procs), f"{wall0:%Y%m%d-%H%M}")
+            print(f"written to {out}; the processes' logs in {logs}")
         finally:
             stack.stop()
             undo()
