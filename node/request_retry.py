@@ -35,7 +35,12 @@ log = logging.getLogger("coopfed.db")
 RETRY_SECONDS = 15.0
 _WROTE = "coopfed_wrote"
 _COMMITTED = "coopfed_committed_write"
-_DB_ERRORS = (sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
+_DB_ERRORS = (
+    sa_exc.DBAPIError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    sa_exc.PendingRollbackError,
+)
 
 
 _READS = frozenset({"SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "PRAGMA"})
@@ -69,7 +74,11 @@ def _note_rollback(conn: Any) -> None:
 
 
 def retryable(exc: BaseException) -> bool:
-    """A database failure that a fresh connection may well not have (restart, lost link)."""
+    """A database failure that a fresh connection may well not have (restart, lost link), or
+    a session still holding the transaction such a failure broke (code that caught the error
+    and carried on: "Can't reconnect until invalid transaction is rolled back")."""
+    if isinstance(exc, sa_exc.PendingRollbackError):
+        return True
     return isinstance(exc, _DB_ERRORS) and transient.is_transient(exc)
 
 
