@@ -5,7 +5,8 @@ connection is cut and new ones are refused for a second or two. ``pool_pre_ping`
 replaces dead pooled connections at checkout, but a request whose query was running at that
 moment, or that asked for a connection while the server was starting, fails with a transient
 error (:mod:`federation.transient`). Such a request is dispatched again — same request, fresh
-database session — for up to :data:`RETRY_SECONDS`, with backoff, *if it committed no write*:
+database session — for up to :data:`RETRY_SECONDS` after its first failure (at most
+:data:`MAX_ATTEMPTS` times), with backoff, *if it committed no write*:
 its writes were rolled back with the lost connection, and the node's effects on the outside
 world happen after commit (mail and deliveries are queued in the database), so running it
 again is running it once. A request that began committing a write (its ``COMMIT`` may or may
@@ -33,6 +34,7 @@ log = logging.getLogger("coopfed.db")
 
 # Longer than a PostgreSQL restart (about a second here), shorter than gunicorn's timeout (30 s).
 RETRY_SECONDS = 15.0
+MAX_ATTEMPTS = 8
 _WROTE = "coopfed_wrote"
 _COMMITTED = "coopfed_committed_write"
 _DB_ERRORS = (
@@ -48,7 +50,7 @@ _READS = frozenset({"SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW
 
 def _info(conn: Any) -> dict[Any, Any] | None:
     try:
-        return conn.info  # type: ignore[no-any-return]
+        return conn.info
     except sa_exc.SQLAlchemyError:  # invalidated with the lost connection
         return None
 
@@ -90,20 +92,29 @@ def install(app: Flask, engine: Engine) -> None:
     dispatch = app.full_dispatch_request
 
     def full_dispatch_request() -> Any:
-        give_up = time.monotonic() + RETRY_SECONDS
+        give_up: float | None = None  # RETRY_SECONDS after the first failure
         delay = 0.1
         before = set(g)  # what the request had before dispatch (the app context's own)
-        while True:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             setattr(g, _COMMITTED, False)
             try:
                 return dispatch()
             except _DB_ERRORS as exc:
-                if not retryable(exc) or g.get(_COMMITTED) or time.monotonic() + delay > give_up:
+                # Bounded from the first failure, not from the request's start: a long request
+                # (publishing to thousands of followers) cut off late still gets its retries.
+                give_up = give_up or time.monotonic() + RETRY_SECONDS
+                if (
+                    not retryable(exc)
+                    or g.get(_COMMITTED)
+                    or attempt == MAX_ATTEMPTS
+                    or time.monotonic() + delay > give_up
+                ):
                     raise
                 log.warning("request retried after a database failure: %s", transient.reason(exc))
                 _forget_attempt(before)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
 
