@@ -72,8 +72,11 @@ class DeliveryWorker:
     ``session_factory`` gives the sessions that write (claims, outcomes: on SQLite a write
     session, ``BEGIN IMMEDIATE``), ``read_session_factory`` those that only read.
     ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically;
-    ``health`` is the node's :class:`~federation.retry.HostHealth` (default: the process-wide
-    one), the same object its inbox gets. ``lease`` is how long a claim lasts without renewal;
+    ``concurrency`` POSTs run at once: a batch is done when its slowest POST is, so with slow
+    peers in a fan-out (2 s each, a tenth of 2,000 followers every 30 s in bench/soak.py) 8 at
+    once could not keep up; POSTs wait on the network, not the CPU. ``health`` is the node's
+    :class:`~federation.retry.HostHealth` (default: the process-wide one), the same object its
+    inbox gets. ``lease`` is how long a claim lasts without renewal;
     it is renewed every ``renew_every`` (default: a quarter of it, real time) while in flight.
     """
 
@@ -83,9 +86,9 @@ class DeliveryWorker:
         transport: Transport,
         resolver: LocalActorResolver,
         worker_id: str,
-        concurrency: int = 8,
+        concurrency: int = 32,
         *,
-        batch_size: int = 50,
+        batch_size: int = 64,
         lease: timedelta = DEFAULT_LEASE,
         renew_every: timedelta | None = None,
         clock: Callable[[], datetime] = utcnow,
