@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: all install translations test pytest lint typecheck demo bench clean fedify-peer
+.PHONY: all install translations test pytest lint typecheck demo bench soak clean fedify-peer
 
 all: test
 
@@ -46,6 +46,12 @@ demo: install translations
 
 bench: install
 	$(UV) run --frozen python bench/run_all.py
+
+# Ten minutes of mixed load on the production setup on loopback (its own PostgreSQL cluster,
+# gunicorn, 2 workers, nginx TLS; needs root, nginx, PostgreSQL) with every fault, incl. a
+# database restart; checks nothing was lost or sent twice. Report: bench/results/soak-*.md.
+soak: install translations
+	$(UV) run --frozen python bench/soak.py --seconds 600 --restart-postgres
 
 clean:
 	rm -rf .venv demo-data .pytest_cache .mypy_cache .ruff_cache tests/interop/fedify/node_modules

@@ -1,11 +1,12 @@
 """Soak: mixed load with faults against the production setup on PostgreSQL, bounded, then checks.
 
-    uv run python bench/soak.py [--seconds 180] [--restart-postgres]
+    uv run python bench/soak.py [--seconds 600] [--restart-postgres]      (make soak: both)
 
-Brings up deploy/local_stack.py (the deploy guide on loopback: PostgreSQL, gunicorn with 2 web
-workers, 2 ``coopfed worker`` processes, nginx TLS with a local CA) and a fake fediverse behind
-the same nginx: 20 hosts ``h0…h19.remote.test`` served by one loopback server. Then, for
-``--seconds``:
+Brings up a private PostgreSQL cluster (deploy/local_stack.LocalPostgres: initdb + pg_ctl on a
+free loopback port; the machine's own server is not touched) and deploy/local_stack.py on it
+(the deploy guide on loopback: gunicorn with 2 web workers, 2 ``coopfed worker`` processes,
+nginx TLS with a local CA), and a fake fediverse behind the same nginx: 20 hosts
+``h0…h19.remote.test`` served by one loopback server. Then, for ``--seconds``:
 
 - signed inbox POSTs (Create/Note) from 100 remote actors (h0–h9), ~4 per second, after each
   actor's Follow of the calls Group (answered with an Accept by the node);
@@ -13,33 +14,36 @@ the same nginx: 20 hosts ``h0…h19.remote.test`` served by one loopback server.
 - every 30 s a public call published with the web form: fanned out to 2,000 followers of the
   Group (100 per host; h0–h9 have shared inboxes, h10–h19 not: ~1,010 deliveries each);
 - receiving hosts: h14, h15 slow (2 s per POST), h16 answers 500 to a third of POSTs, h17 has
-  gone (410), h18 answers 503 with Retry-After: 60 for 2 minutes from t=20 s;
-- faults: kill -9 of a ``coopfed worker`` at t=50 s (restarted 2 s later, as systemd does),
-  kill -9 of a gunicorn web worker at t=80 s (gunicorn replaces it), a PostgreSQL restart at
-  t=110 s only with ``--restart-postgres`` (it restarts the machine's shared server).
+  gone (410), h18 answers 503 with Retry-After: 60 for 2 minutes;
+- faults (times for 600 s, scaled to shorter runs): h18's 503 window t=30–150 s; kill -9 of a
+  ``coopfed worker`` 2 s after the fan-out at t=210 s (restarted 2 s later, as systemd does);
+  kill -9 of a gunicorn web worker at t=270 s (gunicorn replaces it); with
+  ``--restart-postgres`` ``pg_ctl restart -m fast`` of the cluster at t=330 s.
 
-The load stops by itself; the script waits (at most 10 minutes) for the delivery and inbox
-queues to drain and reports: responses by route (5xx count, p50/p99), accepted activities vs
-processed, deliveries vs receipts (lost, duplicated), time to drain after the 503 window, RSS of
-every process at start and end, database size growth.
+The load stops by itself; the script waits (at most ``--drain-limit``) for the delivery and inbox
+queues to drain and reports (stdout, and markdown in bench/results/soak-<UTC time>.md):
+responses by route (5xx count, p50/p99), accepted activities vs processed, deliveries vs
+receipts (lost, duplicated), drain times after the 503 window and after the kills, RSS of every
+process at start and end, database size growth, the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import secrets
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,28 +55,42 @@ from sqlalchemy.engine import Engine, make_url
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from deploy.local_stack import LocalStack, free_port  # noqa: E402
+from deploy.local_stack import LocalPostgres, LocalStack, free_port  # noqa: E402
 from federation import signatures, vocab  # noqa: E402
+from federation.delivery import DEFAULT_LEASE  # noqa: E402
 from federation.keys import generate_rsa_keypair, main_key_id  # noqa: E402
 from federation.models import Delivery, Follower, InboxItem, OutboxActivity  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "a long soak password"
 SKILL = "http://data.europa.eu/esco/skill/91fc256e-00ec-4367-b3b4-dcd564ed3fd2"
 N_HOSTS, SENDING_HOSTS, ACTORS_PER_HOST, FOLLOWERS_PER_HOST = 20, 10, 10, 100
 SLOW, FLAKY, GONE, UNAVAILABLE = {"h14", "h15"}, "h16", "h17", "h18"
-WINDOW = (20.0, 140.0)  # h18 answers 503 (Retry-After: 60) in this interval of the run
+RESULTS = REPO / "bench" / "results"
+DELIVERY_LEASE = DEFAULT_LEASE.total_seconds()
+
+
+class Schedule:
+    """When the faults happen, for a run of ``seconds`` (the 600-s times, scaled down)."""
+
+    def __init__(self, seconds: float, restart_postgres: bool) -> None:
+        f = min(1.0, seconds / 600)
+        self.window = (30 * f, 150 * f)  # h18 answers 503 (Retry-After: 60)
+        self.faults = [(212 * f, "kill -9 worker1"), (270 * f, "kill -9 a web worker")]
+        if restart_postgres:
+            self.faults.append((330 * f, "restart PostgreSQL"))
 
 
 class FakeFediverse:
     """The remote hosts: actor documents with keys, inboxes recording what they accepted."""
 
-    def __init__(self, started: Callable[[], float]) -> None:
+    def __init__(self, started: Callable[[], float], window: tuple[float, float]) -> None:
         self.started = started
+        self.window = window
         self.keys = {f"h{i}": generate_rsa_keypair() for i in range(SENDING_HOSTS)}
         self.lock = threading.Lock()
         self.accepted: Counter[tuple[str, str]] = Counter()  # (activity id, inbox url) -> 2xx
         self.answers: Counter[str] = Counter()
+        self.failed: Counter[tuple[str, str]] = Counter()  # 500s given per (activity, path)
         self.port = free_port()
         outer = self
 
@@ -104,11 +122,11 @@ class FakeFediverse:
             def do_POST(self) -> None:  # noqa: N802
                 host = self._host()
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, headers = outer.answer(host)
+                activity = json.loads(body).get("id", "")
+                status, headers = outer.answer(host, (activity, self.path))
                 if host in SLOW:
                     time.sleep(2)
                 if 200 <= status < 300:
-                    activity = json.loads(body).get("id", "")
                     inbox = f"https://{self.headers.get('Host')}{self.path}"
                     with outer.lock:
                         outer.accepted[(activity, inbox)] += 1
@@ -130,14 +148,20 @@ class FakeFediverse:
         self.server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def answer(self, host: str) -> tuple[int, dict[str, str]]:
+    def answer(self, host: str, delivery: tuple[str, str]) -> tuple[int, dict[str, str]]:
         now = time.monotonic() - self.started()
         if host == GONE:
             return 410, {}
-        if host == UNAVAILABLE and WINDOW[0] <= now < WINDOW[1]:
+        if host == UNAVAILABLE and self.window[0] <= now < self.window[1]:
             return 503, {"Retry-After": "60"}
         if host == FLAKY and random.random() < 1 / 3:
-            return 500, {}
+            # At most twice in a row for one delivery: the node's backoff doubles per attempt
+            # (30 s, 1, 2, 4, 8 min…), so a run of bad luck would keep the queue from draining
+            # for longer than the soak itself; the flakiness is what is under test, not luck.
+            with self.lock:
+                self.failed[delivery] += 1
+                if self.failed[delivery] <= 2:
+                    return 500, {}
         return 202, {}
 
     @staticmethod
@@ -235,9 +259,69 @@ def seed_followers(engine: Engine) -> None:
         conn.execute(Follower.__table__.insert(), rows)
 
 
+class Faults:
+    """What was injected when, and what each fault left to measure afterwards."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.killed_worker_rows: list[int] = []  # deliveries leased to the killed worker
+        self.worker_killed_at: datetime | None = None
+        self.web_replaced_after: float | None = None
+        self.pg_restart_seconds: float | None = None
+        self.pg_restarted_at: datetime | None = None
+
+
+def leased_to(engine: Engine, pid: int) -> list[int]:
+    """Deliveries leased now to the worker process ``pid`` (its worker id names the pid)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(Delivery.id).where(
+                    Delivery.claimed_by.like(f"%-{pid}-%"),
+                    Delivery.state == "pending",
+                    Delivery.claimed_until.is_not(None),
+                )
+            ).scalars()
+        )
+
+
+def inject(what: str, stack: LocalStack, args: argparse.Namespace, faults: Faults,
+           t0: float) -> None:  # fmt: skip
+    faults.log.append(f"t={time.monotonic() - t0:.0f} s {what}")
+    if what == "kill -9 worker1":
+        pid = stack.procs["worker1"].pid
+        waited = time.monotonic()  # kill it mid-batch: once it holds leased deliveries
+        while time.monotonic() - waited < 40 and not leased_to(args.engine, pid):
+            time.sleep(0.2)
+        stack.procs["worker1"].send_signal(signal.SIGKILL)
+        stack.procs["worker1"].wait()
+        faults.worker_killed_at = datetime.now(UTC)
+        # What it held: other workers take these over when the lease runs out.
+        faults.killed_worker_rows = leased_to(args.engine, pid)
+        faults.log[-1] += f" (pid {pid}, {len(faults.killed_worker_rows)} deliveries leased)"
+        time.sleep(2)  # systemd's RestartSec=2
+        stack.start_worker(1)
+    elif what == "kill -9 a web worker":
+        before = stack.web_workers()
+        os.kill(before[0], signal.SIGKILL)
+        started = time.monotonic()
+        while time.monotonic() - started < 60:
+            now = stack.web_workers()
+            if len(now) == len(before) and before[0] not in now:
+                faults.web_replaced_after = time.monotonic() - started
+                break
+            time.sleep(0.05)
+        faults.log[-1] += f" (pid {before[0]})"
+    else:
+        started = time.monotonic()
+        faults.pg_restarted_at = datetime.now(UTC)
+        args.postgres.restart()
+        faults.pg_restart_seconds = time.monotonic() - started
+
+
 # size: the whole scenario (senders, members, publisher, fault schedule), read top to bottom
 def run_load(args: argparse.Namespace, stack: LocalStack, world: FakeFediverse,
-             rec: Recorder, t0: float, faults: list[str]) -> None:  # fmt: skip
+             rec: Recorder, t0: float, faults: Faults) -> None:  # fmt: skip
     base, ca = "https://a.coop.test", str(stack.ca.cert)
     stop = threading.Event()
     accepted_ids: list[str] = []
@@ -324,40 +408,16 @@ def run_load(args: argparse.Namespace, stack: LocalStack, world: FakeFediverse,
     threads.append(threading.Thread(target=publisher))
     for t in threads:
         t.start()
-    schedule = [(50.0, "kill -9 worker1"), (80.0, "kill -9 a web worker")]
-    if args.restart_postgres:
-        schedule.append((110.0, "restart PostgreSQL"))
-    for at, what in schedule:
+    for at, what in args.schedule.faults:
         if at >= args.seconds:
             continue
         time.sleep(max(0.0, t0 + at - time.monotonic()))
-        faults.append(f"t={time.monotonic() - t0:.0f}s {what}")
-        if what == "kill -9 worker1":
-            stack.procs["worker1"].send_signal(signal.SIGKILL)
-            stack.procs["worker1"].wait()
-            time.sleep(2)  # systemd's RestartSec=2
-            stack.start_worker(1)
-        elif what == "kill -9 a web worker":
-            import os
-
-            os.kill(stack.web_workers()[0], signal.SIGKILL)
-        else:
-            cluster = subprocess.run(
-                ["pg_lsclusters", "-h"], capture_output=True, text=True, check=True
-            ).stdout.split()  # noqa: E501
-            subprocess.run(["pg_ctlcluster", cluster[0], cluster[1], "restart"], check=True)
+        inject(what, stack, args, faults, t0)
     time.sleep(max(0.0, t0 + args.seconds - time.monotonic()))
     stop.set()
     for t in threads:
         t.join(60)
     args.accepted_ids = accepted_ids
-
-
-def last_sent(engine: Engine, host: str) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(
-            select(func.max(Delivery.sent_at)).where(Delivery.host == host)
-        ).scalar()
 
 
 def drain(engine: Engine, limit: float) -> float | None:
@@ -372,16 +432,65 @@ def drain(engine: Engine, limit: float) -> float | None:
     return None
 
 
-def report(engine: Engine, world: FakeFediverse, rec: Recorder, accepted_ids: list[str]) -> None:
-    print(f"\n{'route':<28} {'n':>6} {'5xx':>5} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+def percentile(xs: list[float], q: float) -> float:
+    return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else 0.0
+
+
+def routes_table(rec: Recorder) -> list[str]:
+    out = ["| route | n | 5xx | p50 ms | p99 ms | statuses |", "|---|---:|---:|---:|---:|---|"]
     for route in sorted(rec.times):
         xs = sorted(rec.times[route])
-        p50, p99 = xs[len(xs) // 2], xs[min(len(xs) - 1, int(len(xs) * 0.99))]
         bad = sum(n for code, n in rec.statuses[route].items() if code >= 500)
         codes = dict(sorted(rec.statuses[route].items()))
-        print(f"{route:<28} {len(xs):6d} {bad:5d} {p50:8.0f} {p99:8.0f}  {codes}")
+        out.append(f"| {route} | {len(xs)} | {bad} | {percentile(xs, 0.5):.0f} | "
+                   f"{percentile(xs, 0.99):.0f} | {codes} |")  # fmt: skip
     if rec.errors:
-        print("client-side errors:", dict(rec.errors))
+        out.append(f"\nclient-side errors (no HTTP answer): {dict(rec.errors)}")
+    return out
+
+
+def recovery(
+    engine: Engine, args: argparse.Namespace, faults: Faults, wall0: datetime
+) -> list[str]:
+    """Drain times: h18's backlog after its 503 window, the killed worker's leased rows."""
+    out = []
+    end = wall0 + timedelta(seconds=args.schedule.window[1])
+    with engine.connect() as conn:
+        backlog = conn.execute(
+            select(func.count(), func.max(Delivery.sent_at), func.sum(Delivery.attempts)).where(
+                Delivery.host == f"{UNAVAILABLE}.remote.test", Delivery.created_at < end
+            )
+        ).one()
+        killed = conn.execute(
+            select(Delivery.state, func.count(), func.max(Delivery.sent_at))
+            .where(Delivery.id.in_(faults.killed_worker_rows))
+            .group_by(Delivery.state)
+        ).all()
+    if backlog[1] is not None:
+        w0, w1 = args.schedule.window
+        out.append(f"- {UNAVAILABLE} answered 503 (Retry-After: 60)"
+                   f" from t={w0:.0f} to t={w1:.0f} s:"
+                   f" the last of its {backlog[0]} deliveries made before t={w1:.0f} s"
+                   f" ({backlog[2]} attempts in all) was sent"
+                   f" {(backlog[1] - end).total_seconds():.0f} s after it recovered")  # fmt: skip
+    if faults.worker_killed_at is not None:
+        done = {state: (n, last) for state, n, last in killed}
+        lasts = [last for _, last in done.values() if last is not None]
+        after = f"{(max(lasts) - faults.worker_killed_at).total_seconds():.0f} s" if lasts else "-"
+        out.append(f"- kill -9 of worker1: {len(faults.killed_worker_rows)} deliveries were leased "
+                   f"to it; by state now {({k: v[0] for k, v in done.items()})}; the last of them "
+                   f"sent {after} after the kill (lease {DELIVERY_LEASE:.0f} s)")  # fmt: skip
+    if faults.web_replaced_after is not None:
+        out.append(f"- kill -9 of a web worker: gunicorn had a new one "
+                   f"{faults.web_replaced_after:.1f} s later")  # fmt: skip
+    if faults.pg_restart_seconds is not None:
+        out.append(
+            f"- PostgreSQL restart (pg_ctl restart -m fast): {faults.pg_restart_seconds:.1f} s"
+        )
+    return out
+
+
+def integrity(engine: Engine, world: FakeFediverse, accepted_ids: list[str]) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(InboxItem.activity_id, InboxItem.state).where(
@@ -389,95 +498,177 @@ def report(engine: Engine, world: FakeFediverse, rec: Recorder, accepted_ids: li
             )
         ).all()
         deliveries = conn.execute(
-            select(OutboxActivity.ap_id, Delivery.inbox_url, Delivery.state, Delivery.attempts)
+            select(OutboxActivity.ap_id, Delivery.inbox_url, Delivery.state, Delivery.claimed_until)
             .join(OutboxActivity, Delivery.activity_id == OutboxActivity.id)
             .where(Delivery.host.like("%.remote.test"))
         ).all()
     states = Counter(state for _, state in rows)
-    print(
-        f"\ninbox: {len(accepted_ids)} activities accepted (202), {len(rows)} stored, "
-        f"by state {dict(states)}; missing {len(set(accepted_ids) - {r[0] for r in rows})}"
-    )
+    per_id = Counter(r[0] for r in rows)
+    missing = set(accepted_ids) - set(per_id)
     by_state = Counter(d.state for d in deliveries)
     sent = {(d.ap_id, d.inbox_url) for d in deliveries if d.state == "sent"}
     received = world.accepted
     lost = [k for k in sent if received[k] == 0]
     dup = {k: n for k, n in received.items() if n > 1}
-    unexpected = [k for k in received if k not in sent]
-    print(
-        f"deliveries to the fake hosts: {len(deliveries)} by state {dict(by_state)}; "
-        f"sent but not received: {len(lost)}; received more than once: {len(dup)}; "
-        f"received but not recorded sent: {len(unexpected)}"
+    # A POST received but not (yet) recorded: in flight while the workers still run (the
+    # queue not drained), or received from a killed worker and waiting to be sent again.
+    state_of = {(d.ap_id, d.inbox_url): (d.state, d.claimed_until is not None) for d in deliveries}
+    unexpected = Counter(
+        "in flight (leased)" if state_of.get(k, ("?", False))[1] else state_of.get(k, ("?",))[0]
+        for k in received
+        if k not in sent
     )
-    print("fake hosts' answers:", dict(sorted(world.answers.items())))
+    return [
+        f"- inbox: {len(accepted_ids)} activities accepted (202), {len(rows)} stored "
+        f"({sum(1 for n in per_id.values() if n > 1)} more than once), by state {dict(states)}; "
+        f"accepted but missing: {len(missing)}",
+        f"- deliveries to the fake hosts: {len(deliveries)}, by state {dict(by_state)}; "
+        f"**sent but not received: {len(lost)}; received more than once: {len(dup)}**; "
+        f"received but not recorded sent: {sum(unexpected.values())} {dict(unexpected)}",
+        f"- fake hosts' answers: {dict(sorted(world.answers.items()))}",
+    ]
+
+
+def log_counts(folder: Path, names: list[str]) -> list[str]:
+    """What the processes logged about the faults (JSON logs, one event a line), and the last
+    line of every traceback (the exception), counted."""
+    words = {
+        "requests retried after a database failure": "request retried after a database",
+        "inbox POSTs retried": "inbox POST retried",
+        "worker jobs with a transient failure": 'coopfed.worker", "msg": "worker job',
+        "delivery leases not renewed": "leases not renewed",
+        "lost leases": "lost the lease",
+    }
+    text = {n: (folder / f"{n}.log").read_text(errors="replace") for n in names}
+    out = [f"- {label}: " + ", ".join(f"{n} {t.count(w)}" for n, t in text.items() if w in t)
+           if any(w in t for t in text.values()) else f"- {label}: none"
+           for label, w in words.items()]  # fmt: skip
+    errors: Counter[str] = Counter()
+    for name, t in text.items():
+        for found in re.finditer(r"Traceback \(most recent call last\):.*?\n(\S[^\n]*)", t, re.S):
+            errors[f"{name}: {found.group(1)[:300]}"] += 1
+    out.append(f"- tracebacks: {sum(errors.values()) or 'none'}")
+    out += [f"  - {n} x {line}" for line, n in errors.most_common()]
+    return out
+
+
+def keep_logs(folder: Path, names: list[str], stamp: str) -> Path:
+    """The processes' logs next to the report (the run's folder is temporary)."""
+    logs = RESULTS / f"soak-{stamp}-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(folder / f"{name}.log", logs / f"{name}.log")
+    return logs
+
+
+def size_of(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=180)
-    parser.add_argument("--restart-postgres", action="store_true")
-    parser.add_argument("--drain-limit", type=float, default=900, help="seconds (a killed "
-                        "worker's claimed rows wait for their 10-minute lease)")  # fmt: skip
-    parser.add_argument("--database-url", default=PG, help="server to create the database on")
+    parser.add_argument("--restart-postgres", action="store_true",
+                        help="restart the private PostgreSQL cluster mid-run")  # fmt: skip
+    parser.add_argument("--drain-limit", type=float, default=300, help="seconds")
+    parser.add_argument("--database-url", help="use this server (an empty database is made "
+                        "on it), not a private cluster; not with --restart-postgres")  # fmt: skip
     args = parser.parse_args()
+    if args.database_url and args.restart_postgres:
+        parser.error("--restart-postgres restarts the private cluster only")
+    args.schedule = Schedule(args.seconds, args.restart_postgres)
+    args.postgres = None
+    if args.database_url is None:
+        args.postgres = LocalPostgres()
+        args.postgres.start()
+    server = args.database_url or args.postgres.url()
     name = f"soak_{secrets.token_hex(4)}"
-    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(args.database_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url, pool_pre_ping=True)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        run(args, url)
+    finally:
+        if args.database_url:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+        if args.postgres is not None:
+            args.postgres.stop()
+
+
+def run(args: argparse.Namespace, url: str) -> None:
+    engine = args.engine = create_engine(url, pool_pre_ping=True)
     t0_box = [time.monotonic()]
     with tempfile.TemporaryDirectory(prefix="coopfed-soak-") as tmp:
         stack = LocalStack(Path(tmp), url)
-        world = FakeFediverse(lambda: t0_box[0])
+        world = FakeFediverse(lambda: t0_box[0], args.schedule.window)
         stack.proxy("*.remote.test", world.port)
         undo = stack.patch_dns()
-        rec, faults = Recorder(), []
+        rec, faults = Recorder(), Faults()
         try:
             stack.start("anna", PASSWORD)
             seed_followers(engine)
-            size0 = (
-                engine.connect()
-                .execute(text("SELECT pg_database_size(current_database())"))
-                .scalar()
-            )  # noqa: E501
+            size0 = size_of(engine)
             rss0 = {k: rss_mb(p) for k, p in processes(stack).items()}
+            load0 = os.getloadavg()
             t0_box[0] = time.monotonic()
             wall0 = datetime.now(UTC)
-            print(f"soak: {args.seconds:.0f} s of load on {url}")
+            print(f"soak: {args.seconds:.0f} s of load on {url}", flush=True)
             run_load(args, stack, world, rec, t0_box[0], faults)
+            load1 = os.getloadavg()
             rss1 = {k: rss_mb(p) for k, p in processes(stack).items()}
-            end_of_window = max(0.0, t0_box[0] + WINDOW[1] - time.monotonic())
-            del end_of_window
             drained = drain(engine, args.drain_limit)
-            print("faults:", "; ".join(faults) or "none")
-            print(f"queues drained {drained:.0f} s after the load stopped" if drained is not None
-                  else f"queues NOT drained within {args.drain_limit:.0f} s")  # fmt: skip
-            h18_done = last_sent(engine, f"{UNAVAILABLE}.remote.test")
-            if h18_done is not None:
-                after = (h18_done - wall0).total_seconds() - WINDOW[1]
-                print(f"{UNAVAILABLE} answered 503 until t={WINDOW[1]:.0f} s; its last delivery "
-                      f"was sent {after:.0f} s after it recovered")  # fmt: skip
-            report(engine, world, rec, args.accepted_ids)
-            with engine.connect() as conn:
-                size1 = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
-            print(f"\ndatabase size: {size0 / 2**20:.1f} MB -> {size1 / 2**20:.1f} MB")
-            print(f"\n{'process':<22} {'RSS start MB':>12} {'RSS end MB':>11}")
-            for k in sorted(set(rss0) | set(rss1)):
-                print(f"{k:<22} {rss0.get(k, 0):12.0f} {rss1.get(k, 0):11.0f}")
-            errors = sum(
-                ("Traceback" in (Path(tmp) / f"{n}.log").read_text(errors="replace"))
-                for n in stack.procs
-            )
-            print(f"process logs with a traceback: {errors}")
+            size1 = size_of(engine)
+            lines = [
+                f"# Soak {wall0:%Y-%m-%d %H:%M} UTC: {args.seconds:.0f} s",
+                "",
+                f"Command: `{' '.join(['python', *sys.argv])}`  ",
+                f"Machine: {os.cpu_count()} CPUs shared with other work; load average "
+                f"(1/5/15 min) {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f} at the start, "
+                f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} at the end of the load.",
+                "",
+                "## Faults",
+                *[f"- {f}" for f in faults.log],
+                "",
+                "## Responses (through nginx TLS)",
+                *routes_table(rec),
+                "",
+                "## Nothing lost, nothing twice",
+                *integrity(engine, world, args.accepted_ids),
+                "",
+                "## Recovery",
+                "- queues (deliveries, inbox) drained " + (
+                    f"{drained:.0f} s after the load stopped" if drained is not None
+                    else f"NOT within {args.drain_limit:.0f} s"),
+                *recovery(engine, args, faults, wall0),
+                "",
+                "## Logs",
+                *log_counts(Path(tmp), list(stack.procs)),
+                "",
+                "## Resources",
+                f"- database size: {size0 / 2**20:.1f} MB -> {size1 / 2**20:.1f} MB",
+                "",
+                "| process | RSS start MB | RSS end MB |",
+                "|---|---:|---:|",
+                *[f"| {k} | {rss0[k]:.0f} | {rss1[k]:.0f} |" if k in rss0 and k in rss1 else
+                  f"| {k} | {rss0.get(k, 0):.0f} | {rss1.get(k, 0):.0f} (replaced) |"
+                  for k in sorted(set(rss0) | set(rss1))],
+            ]  # fmt: skip
+            report = "\n".join(lines) + "\n"
+            print(report)
+            RESULTS.mkdir(exist_ok=True)
+            out = RESULTS / f"soak-{wall0:%Y%m%d-%H%M}.md"
+            out.write_text(report)
+            logs = keep_logs(Path(tmp), list(stack.procs), f"{wall0:%Y%m%d-%H%M}")
+            print(f"written to {out}; the processes' logs in {logs}")
         finally:
             stack.stop()
             undo()
             world.server.shutdown()
             engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -11,12 +11,18 @@ through ``ca_bundle``) and DNS — names map to loopback addresses through a ``s
 shim on the node processes' PYTHONPATH (``COOPFED_TEST_HOSTS``: ``name=address`` pairs, a name
 ``*.x`` matching every name under ``x``), and through :meth:`LocalStack.patch_dns` in the
 calling process. Needs root (port 443), nginx and PostgreSQL.
+
+``LocalPostgres`` is a private PostgreSQL cluster (initdb + pg_ctl of the machine's PostgreSQL
+binaries, a temporary data directory, a free loopback port) for runs that restart the database
+(the soak's fault): the machine's own server, shared with others, is never touched.
 """
 
 # ruff: noqa: S603  (runs our own commands: nginx, gunicorn, coopfed — argument lists, no shell)
 from __future__ import annotations
 
+import glob
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -24,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -60,6 +67,73 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def postgres_bindir() -> Path | None:
+    """The newest PostgreSQL server binaries (initdb, pg_ctl) on this machine, if any."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
+    return Path(dirs[-1]) if dirs and Path(dirs[-1], "initdb").exists() else None
+
+
+class LocalPostgres:
+    """A PostgreSQL cluster of our own on 127.0.0.1:``port`` with trust authentication.
+
+    initdb refuses to run as root: as root the cluster belongs to the ``postgres`` system user
+    (commands through ``runuser``). ``restart()`` is ``pg_ctl restart -m fast``: every
+    connection is cut, as when an operator restarts or upgrades the server.
+    """
+
+    def __init__(self, bindir: Path | None = None) -> None:
+        found = bindir or postgres_bindir()
+        if found is None:
+            raise RuntimeError("no PostgreSQL server binaries (initdb) on this machine")
+        self.bindir = found
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="coopfed-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "postgres.log"
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+        (self.folder / "commands.log").touch()
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if self.user is not None:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        # Output to a file, not a pipe: the server pg_ctl starts inherits it, and a pipe would
+        # stay open (and this call wait) for as long as the server runs.
+        with (self.folder / "commands.log").open("a+") as out:
+            done = subprocess.run(cmd, stdout=out, stderr=out, check=False)
+            if done.returncode != 0:
+                out.seek(0)
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.read()[-3000:]}")
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        self._run("pg_ctl", action, "-D", str(self.data), "-w", "-t", "60", *extra)
+
+    def start(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder}"
+        self._ctl("start", "-l", str(self.log), "-o", options)
+
+    def restart(self) -> None:
+        """Stop (fast: open transactions are rolled back, connections cut) and start again."""
+        self._ctl("restart", "-m", "fast", "-l", str(self.log))
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._ctl("stop", "-m", "fast")
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class LocalCA:

@@ -1,14 +1,22 @@
 """The delivery worker: claims due rows of ``fed_deliveries``, signs and POSTs them, records the
 outcome under the retry policy of :mod:`federation.retry`.
 
-Claiming is a lease (:mod:`federation.lease`), not a lock held for the duration of the POST. A
-worker killed mid-batch leaves rows whose lease expires; another worker then claims them. The worker
-never starts a POST it could not record before its lease ends, and records each outcome only
-while it still holds the lease, so a row is sent by one worker at a time. A POST that succeeded
-but whose outcome could not be recorded (the process died in between) is sent again after the
-lease: delivery is at-least-once and receivers dedupe by activity id (as we do in ``inbox``).
+Claiming is a lease (:mod:`federation.lease`), not a lock held for the duration of the POST. The
+lease is short (:data:`DEFAULT_LEASE`, a minute) and renewed every quarter of it while the batch
+is in flight (a heartbeat), so a live worker keeps its rows however slow its peers, and a worker
+killed mid-batch (kill -9, OOM, power) leaves rows that another worker claims within a minute.
+A worker starts a POST only while at least half its lease is left (its heartbeats are getting
+through: the database is reachable), and records each outcome only while it still holds the
+lease, so a row is sent by one worker at a time. A POST that succeeded but whose outcome could
+not be recorded (the process died in between) is sent again after the lease: delivery is
+at-least-once and receivers dedupe by activity id (as we do in ``inbox``).
 
-POSTs run in a thread pool; all database writes happen on the calling thread.
+What is left: a POST already in flight when the database becomes unreachable for longer than
+the lease (renewals fail) may overlap with another worker's POST of the same row once the
+database is back; receivers dedupe it by activity id like any redelivery.
+
+POSTs run in a thread pool; all database writes (claims, renewals, outcomes) happen on the
+calling thread.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +42,8 @@ from federation.transport import Transport
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE = timedelta(minutes=10)
+# Short, because it is renewed (see the module docstring): how long a dead worker's rows wait.
+DEFAULT_LEASE = timedelta(seconds=60)
 
 
 @dataclass
@@ -44,7 +53,6 @@ class _Job:
     host: str
     body: bytes
     key: tuple[str, str]
-    lease_until: datetime
 
 
 @dataclass
@@ -64,8 +72,12 @@ class DeliveryWorker:
     ``session_factory`` gives the sessions that write (claims, outcomes: on SQLite a write
     session, ``BEGIN IMMEDIATE``), ``read_session_factory`` those that only read.
     ``clock`` and ``rng`` are injectable so tests can step time and jitter deterministically;
-    ``health`` is the node's :class:`~federation.retry.HostHealth` (default: the process-wide
-    one), the same object its inbox gets.
+    ``concurrency`` POSTs run at once: a batch is done when its slowest POST is, so with slow
+    peers in a fan-out (2 s each, a tenth of 2,000 followers every 30 s in bench/soak.py) 8 at
+    once could not keep up; POSTs wait on the network, not the CPU. ``health`` is the node's
+    :class:`~federation.retry.HostHealth` (default: the process-wide one), the same object its
+    inbox gets. ``lease`` is how long a claim lasts without renewal;
+    it is renewed every ``renew_every`` (default: a quarter of it, real time) while in flight.
     """
 
     def __init__(
@@ -74,10 +86,11 @@ class DeliveryWorker:
         transport: Transport,
         resolver: LocalActorResolver,
         worker_id: str,
-        concurrency: int = 8,
+        concurrency: int = 32,
         *,
-        batch_size: int = 50,
+        batch_size: int = 64,
         lease: timedelta = DEFAULT_LEASE,
+        renew_every: timedelta | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         health: retry.HostHealth | None = None,
@@ -97,10 +110,13 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         # The node's healthy-host cache (shared with its inbox): a failure here forgets the host.
         self.health = health if health is not None else retry.PROCESS_HEALTH
-        # Longest a single POST can take (Transport's timeouts): never start one with less
-        # lease left than this.
-        self.request_budget = timedelta(seconds=transport.deadline * 2)
-        self._lease_until: dict[int, datetime] = {}  # of the batch being recorded
+        self.renew_every = renew_every or lease / 4
+        # A POST starts only with this much lease left. Renewed every quarter lease, a held
+        # lease never has less than three quarters left; half means heartbeats are failing.
+        self.start_margin = lease / 2
+        # Leases of the batch in flight, not yet recorded (renewals update them; pool threads
+        # read them before starting a POST; a lost lease is removed).
+        self._lease_until: dict[int, datetime] = {}
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -118,7 +134,10 @@ class DeliveryWorker:
     # -- one step -----------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim a batch, POST it concurrently, record every outcome. Returns how many were sent."""
+        """Claim a batch, POST it concurrently, record every outcome. Returns how many were sent.
+
+        While POSTs are in flight the leases of the rows not yet recorded are renewed every
+        :attr:`renew_every`."""
         ids = self.claim_due(self.batch_size)
         if not ids:
             return 0
@@ -129,16 +148,54 @@ class DeliveryWorker:
                 sent += self._record_retrying(session, result)
             if jobs:
                 with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
-                    futures = [pool.submit(self._post, job) for job in jobs]
-                    for future in as_completed(futures):
-                        sent += self._record_retrying(session, future.result())
+                    pending: set[Future[_Result]] = {pool.submit(self._post, j) for j in jobs}
+                    renew_at = time.monotonic() + self.renew_every.total_seconds()
+                    while pending:
+                        done, pending = wait(
+                            pending,
+                            timeout=max(0.0, renew_at - time.monotonic()),
+                            return_when=FIRST_COMPLETED,
+                        )
+                        for future in done:
+                            sent += self._record_retrying(session, future.result())
+                        if pending and time.monotonic() >= renew_at:
+                            renew_at = time.monotonic() + self._renew(session)
+        self._lease_until = {}
         return sent
+
+    def _renew(self, session: Session) -> float:
+        """Heartbeat: renew the leases of the rows not yet recorded; forget those lost. Returns
+        seconds until the next renewal (sooner after a failure: the database restarting)."""
+        outstanding = set(self._lease_until)
+        now = self.clock()
+        try:
+            kept = lease.renew(
+                session, Delivery, worker_id=self.worker_id, ids=outstanding, now=now,
+                lease=self.lease,
+            )  # fmt: skip
+        except Exception as exc:
+            session.rollback()
+            log.warning("delivery leases not renewed: %s", transient.reason(exc))
+            return min(1.0, self.renew_every.total_seconds())
+        for delivery_id in outstanding:
+            if delivery_id in kept:
+                self._lease_until[delivery_id] = now + self.lease
+            else:
+                log.warning("lost the lease on delivery %s before recording it", delivery_id)
+                self._lease_until.pop(delivery_id, None)
+        return self.renew_every.total_seconds()
 
     def _record_retrying(self, session: Session, result: _Result) -> int:
         """:meth:`_record`, retried while the failure is transient (the database busy or
         restarting) and we still hold the lease: a POST the peer accepted must be recorded as
         sent, or it would be sent again after the lease. Any other failure is logged and left to
         the lease (the row is claimed again later); the rest of the batch is still recorded."""
+        try:
+            return self._record_until_done(session, result)
+        finally:
+            self._lease_until.pop(result.delivery_id, None)  # recorded or given up: no renewal
+
+    def _record_until_done(self, session: Session, result: _Result) -> int:
         delay = 0.05
         while True:
             try:
@@ -180,7 +237,6 @@ class DeliveryWorker:
                         _Result(row.id, error="no key for local actor", final_state="failed")
                     )
                     continue
-                assert row.claimed_until is not None
                 jobs.append(
                     _Job(
                         delivery_id=row.id,
@@ -188,14 +244,14 @@ class DeliveryWorker:
                         host=row.host,
                         body=row.activity.body.encode("utf-8"),
                         key=key,
-                        lease_until=row.claimed_until,
                     )
                 )
         return jobs, early
 
     def _post(self, job: _Job) -> _Result:
         """Runs in a pool thread: network only, no database."""
-        if self.clock() + self.request_budget > job.lease_until:
+        until = self._lease_until.get(job.delivery_id)
+        if until is None or self.clock() + self.start_margin > until:
             return _Result(job.delivery_id, skipped=True)
         try:
             status, headers = self.transport.post(job.inbox_url, job.body, *job.key)

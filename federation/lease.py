@@ -9,12 +9,16 @@ killed mid-batch leaves rows whose lease expires; another worker then claims the
 records an outcome only while :func:`holds_lease` is true, so a row is worked by one worker at a
 time (at-least-once: work done but not recorded before a crash is done again).
 
+Leases are short and renewed (:func:`renew`, a heartbeat) while the work is in flight: a live
+worker keeps its rows however slow the work, and a dead one's rows are free again within one
+lease (a minute) instead of after the longest the work could possibly take.
+
 Generic on purpose: it knows nothing of what the rows are for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,3 +71,35 @@ def holds_lease(row: Any, worker_id: str, now: datetime, state: str = "pending")
         and row.claimed_until is not None
         and row.claimed_until >= now
     )
+
+
+def renew(
+    session: Session,
+    model: Any,
+    *,
+    worker_id: str,
+    ids: Collection[int],
+    now: datetime,
+    lease: timedelta,
+    state: str = "pending",
+) -> set[int]:
+    """Extend to ``now + lease`` the leases ``worker_id`` still holds on ``ids`` (in ``state``,
+    not expired at ``now``); commits and returns the ids renewed. A row missing from the answer
+    was lost (expired, taken over, or finished elsewhere): its work must not start, and its
+    outcome will not be recorded (:func:`holds_lease`)."""
+    if not ids:
+        return set()
+    stmt = (
+        update(model)
+        .where(
+            model.id.in_(sorted(ids)),
+            model.state == state,
+            model.claimed_by == worker_id,
+            model.claimed_until >= now,
+        )
+        .values(claimed_until=now + lease)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    with session.begin():
+        return set(session.scalars(stmt))

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from node import db as node_db
+from node import request_retry
 from node.i18n import LANGUAGE_NAMES, babel, current_language, select_locale
 from node.settings import Settings
 from node.state import NodeState
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
         ),
     )
     app.extensions["coopfed"] = state
+    # A request cut off by a database restart runs again if it committed nothing (no 500).
+    request_retry.install(app, engine)
     if settings.trusted_proxies > 0:
         # Client address and scheme from the configured number of trusted proxies only: a
         # client cannot spoof X-Forwarded-For past them (sign-in throttling is per address).
