@@ -18,7 +18,15 @@ from federation.sanitize import plain_text, sanitize_html
 from profiles import events, moderation, search, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from profiles.fields import CALL_STATUSES, CallData, CallFields, max_length
+from profiles.fields import (
+    CALL_STATUSES,
+    CallData,
+    CallFields,
+    language_pairs,
+    max_length,
+    pairs_from_text,
+    pairs_text,
+)
 from profiles.models import Call, CallLanguage, CallSkill, Member
 from profiles.remote import RemoteCall
 from profiles.visibility import (
@@ -32,6 +40,7 @@ from profiles.vocabulary import Vocabulary
 
 MAX_SKILLS = max_length(CallFields, "skills_required")  # required and optional together
 MAX_LANGUAGES = max_length(CallFields, "languages")
+MAX_PAIRS = max_length(CallFields, "language_pairs")
 _TITLE, _DESCRIPTION, _CITY, _COMPENSATION, _REF = (
     max_length(CallFields, n) for n in ("title", "description", "city", "compensation", "ref")
 )
@@ -45,6 +54,8 @@ def call_data(call: Call) -> CallData:
         skills_required=call.required_skills,
         skills_optional=call.optional_skills,
         languages=[lang.code for lang in call.languages],
+        languages_all=call.languages_all,
+        language_pairs=pairs_from_text(call.language_pairs),
         country=call.country,
         city=call.city,
         remote=call.remote,
@@ -124,6 +135,10 @@ def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
     if len(langs) > MAX_LANGUAGES:
         errors["languages"] = f"at most {MAX_LANGUAGES}"
     out.languages = langs
+    out.languages_all = bool(data.languages_all)
+    out.language_pairs = check(
+        "language_pairs", partial(language_pairs, data.language_pairs, MAX_PAIRS), []
+    )
     out.starts, out.ends, out.deadline = data.starts, data.ends, data.deadline
     if out.starts and out.ends and out.ends < out.starts:
         errors["ends"] = "ends before it starts"
@@ -156,6 +171,8 @@ def _apply(call: Call, data: CallData) -> None:
         CallSkill(concept_iri=i, required=False) for i in data.skills_optional
     ]
     call.languages = [CallLanguage(code=c) for c in data.languages]
+    call.languages_all = data.languages_all
+    call.language_pairs = pairs_text(data.language_pairs)
     call.updated_at = utcnow()  # child rows alone do not fire onupdate (match index refresh)
 
 

@@ -17,7 +17,15 @@ from federation.sanitize import plain_text, sanitize_html
 from profiles import events, moderation, privacy, signin, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
-from profiles.fields import Link, ProfileData, ProfileFields, max_length
+from profiles.fields import (
+    Link,
+    ProfileData,
+    ProfileFields,
+    language_pairs,
+    max_length,
+    pairs_from_text,
+    pairs_text,
+)
 from profiles.member_keys import give_keys
 from profiles.models import (
     AvailabilityRange,
@@ -42,6 +50,7 @@ MAX_OCCUPATIONS = max_length(ProfileFields, "occupations")
 MAX_LANGUAGES = max_length(ProfileFields, "languages")
 MAX_LINKS = max_length(ProfileFields, "links")
 MAX_RANGES = max_length(ProfileFields, "availability")
+MAX_PAIRS = max_length(ProfileFields, "language_pairs")
 _NAME, _SUMMARY, _CITY = (max_length(ProfileFields, n) for n in ("name", "summary", "city"))
 _LINK_TITLE = max_length(Link, "title")
 
@@ -59,6 +68,7 @@ def profile_data(member: Member) -> ProfileData:
         skills=[c.concept_iri for c in member.skills],
         availability=[(r.start, r.end) for r in member.availability],
         links=[(link.url, link.title) for link in member.links],
+        language_pairs=pairs_from_text(member.language_pairs),
     )
 
 
@@ -152,6 +162,9 @@ def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
     if len(links) > MAX_LINKS:
         errors["links"] = f"at most {MAX_LINKS}"
     out.links = links
+    out.language_pairs = (
+        check("language_pairs", partial(language_pairs, data.language_pairs, MAX_PAIRS)) or []
+    )
     if errors:
         raise ValidationError(errors)
     return out
@@ -226,6 +239,7 @@ def apply_profile(member: Member, data: ProfileData) -> None:
     member.city = data.city
     member.remote = data.remote
     member.visibility = data.visibility
+    member.language_pairs = pairs_text(data.language_pairs)
     session = object_session(member)
     if member.id is not None and session is not None:
         # Rows are unique per (member, code/concept): delete the old rows before inserting the
@@ -448,6 +462,7 @@ def search_directory(
             selectinload(Member.skills),
             selectinload(Member.occupations),
             selectinload(Member.languages),
+            selectinload(Member.phrases),  # their own words (the API lists them)
         )
         .order_by(Member.local.desc(), Member.name, Member.id)
         .offset((page - 1) * per_page)

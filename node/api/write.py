@@ -114,6 +114,8 @@ def _call_line(call: Call, author: str) -> dict[str, Any]:
         "skills_required": data.skills_required,
         "skills_optional": data.skills_optional,
         "languages": data.languages,
+        "languages_all": data.languages_all,
+        "language_pairs": [{"source": a, "target": b} for a, b in data.language_pairs],
         "country": data.country,
         "city": data.city,
         "remote": data.remote,

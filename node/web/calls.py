@@ -15,7 +15,7 @@ from node.i18n import current_language
 from node.web import ctx, current_member, db, forms, login_required, vocab
 from node.web.pages import PER_PAGE, coops, find, pages, picker
 from profiles import calls as call_service
-from profiles import match_data, moderation, visibility
+from profiles import moderation, visibility
 from profiles.errors import ValidationError
 from profiles.languages import WORKING_LANGUAGES
 from profiles.models import Call
@@ -165,8 +165,6 @@ def _call_form_post(existing: Call | None) -> Any:
         session_.rollback()
         form.errors.update(exc.errors)
         return _render_call_form(form, existing, {}, 422)
-    saved.languages_all = request.form.get("languages_all") == "1"
-    saved.language_pairs = match_data.normalise_pairs(request.form.get("language_pairs", ""))
     session_.commit()
     flash(_("The call is saved."))
     return redirect(url_for("calls.call", public_id=saved.public_id))
