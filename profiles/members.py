@@ -32,6 +32,7 @@ from profiles.models import (
     Member,
     MemberConcept,
     MemberLanguage,
+    MemberPhrase,
     PortfolioLink,
 )
 from profiles.passwords import hash_password, verify_password
@@ -293,6 +294,18 @@ def save_remote_member(session: Session, record: RemoteProfile) -> Member:
     if record.coop_name:
         member.coop_name = record.coop_name
     apply_profile(member, record.data())
+    # Their own words, as their node keeps them: the matcher's text channel reads them.
+    member.phrases = [
+        MemberPhrase(
+            position=n,
+            kind=p.kind,
+            text=p.text,
+            lang=p.lang,
+            concept_iri=p.concept,
+            status=p.status,
+        )
+        for n, p in enumerate(record.phrases)
+    ]
     session.flush()
     events.emit(session, events.MEMBER_SAVED, member)
     return member
