@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,7 +27,7 @@ from profiles.fields import (
     pairs_from_text,
     pairs_text,
 )
-from profiles.models import Call, CallLanguage, CallSkill, Member
+from profiles.models import Call, CallLanguage, CallPhrase, CallSkill, Member
 from profiles.remote import RemoteCall
 from profiles.visibility import (
     DEFAULT_CALL,
@@ -177,8 +177,15 @@ def _apply(call: Call, data: CallData) -> None:
 
 
 def create_call(
-    session: Session, ctx: NodeContext, author: Member, data: CallData, vocab: Vocabulary
+    session: Session,
+    ctx: NodeContext,
+    author: Member,
+    data: CallData,
+    vocab: Vocabulary,
+    phrases: Sequence[CallPhrase] = (),
 ) -> Call:
+    """A new call of a local member; ``phrases``: what the author wrote for its skills
+    (:func:`profiles.importers.call_phrases`), stored with it before partners hear of it."""
     if not author.local:
         raise PermissionDenied("only members of this coop post calls here")
     clean = validate_call(data, vocab)
@@ -197,6 +204,7 @@ def create_call(
         title=clean.title,
     )
     _apply(call, clean)
+    call.phrases = list(phrases)
     session.add(call)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
@@ -211,12 +219,20 @@ def _check_owner(call: Call, actor: Member) -> None:
 
 
 def update_call(
-    session: Session, call: Call, actor: Member, data: CallData, vocab: Vocabulary
+    session: Session,
+    call: Call,
+    actor: Member,
+    data: CallData,
+    vocab: Vocabulary,
+    phrases: Sequence[CallPhrase] | None = None,
 ) -> Call:
+    """Change a call; ``phrases`` (when given) replace what the author wrote before."""
     _check_owner(call, actor)
     data.ref = call.ref  # the external reference never changes through an edit
     clean = validate_call(data, vocab)
     _apply(call, clean)
+    if phrases is not None:
+        call.phrases = list(phrases)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
     return call
@@ -265,6 +281,18 @@ def save_remote_call(
         raise Forbidden("a call cannot change its author")
     call.url = record.url
     _apply(call, record.data())
+    # What its author wrote for its skills: matched as text here too.
+    call.phrases = [
+        CallPhrase(
+            position=n,
+            required=p.required,
+            text=p.text,
+            lang=p.lang,
+            concept_iri=p.concept,
+            status=p.status,
+        )
+        for n, p in enumerate(record.phrases)
+    ]
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
     return call

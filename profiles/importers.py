@@ -453,6 +453,21 @@ def _phrase_rows(member_id: int, said: list[tuple[str, Phrase]]) -> list[dict[st
     ]
 
 
+def call_phrases(said: list[tuple[str, Phrase]]) -> list[CallPhrase]:
+    """A call's phrases (:meth:`_Parser.take_phrases` after :func:`_call_data`) as rows."""
+    return [
+        CallPhrase(
+            position=i,
+            required=key == "skills_required",
+            text=ph.text[:255],
+            lang=ph.lang,
+            concept_iri=ph.iri,
+            status=ph.status,
+        )
+        for i, (key, ph) in enumerate(said)
+    ]
+
+
 def import_members(
     session: Session,
     ctx: NodeContext,
@@ -540,18 +555,8 @@ def import_calls(
             raise LineError(f"duplicate ref {data.ref!r}")
         author = session.get(Member, author_id)
         assert author is not None
-        call = call_service.create_call(session, ctx, author, data, vocab)
-        call.phrases = [
-            CallPhrase(
-                position=i,
-                required=key == "skills_required",
-                text=ph.text[:255],
-                lang=ph.lang,
-                concept_iri=ph.iri,
-                status=ph.status,
-            )
-            for i, (key, ph) in enumerate(parser.take_phrases())
-        ]
+        said = call_phrases(parser.take_phrases())
+        call_service.create_call(session, ctx, author, data, vocab, said)
         if data.ref:
             refs.add(data.ref)
 

@@ -296,6 +296,7 @@ class _Sync:
                 hint = validation.suggest_username(raw_name)
                 raise LineError(f"username: {raw_name!r}: {exc}; try {hint!r}") from None
         ref = self.parser.string(data, "ref", 128) or None
+        self.parser.take_phrases()  # none left over from another use of a shared parser
         username, email, profile = _member_profile(self.parser, data)
         # What the line's skills and occupations said, linked or not (issue 11: nothing is
         # dropped); taken now so that a refused line leaves none behind for the next.

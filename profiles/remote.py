@@ -18,13 +18,15 @@ from profiles.visibility import Visibility
 
 @dataclass(frozen=True)
 class RemotePhrase:
-    """One of a partner member's own words (a ``MemberPhrase`` of theirs), checked."""
+    """What a partner's member or call author wrote for a skill (a ``MemberPhrase`` or
+    ``CallPhrase`` of theirs), checked."""
 
     text: str  # plain text, at most MAX_PHRASE_CHARS
     lang: str  # ISO 639-1 or ""
-    kind: str  # skill | occupation
+    kind: str  # skill | occupation (a member's phrase)
     status: str  # linked | proposed | unlinked (profiles.understanding)
     concept: str | None = None  # an ESCO IRI when linked or proposed
+    required: bool = True  # a call's phrase: for a required skill (else an optional one)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class RemoteCall:
     languages: tuple[str, ...] = ()  # working languages, sorted
     languages_all: bool = False  # candidates need every working language
     language_pairs: tuple[tuple[str, str], ...] = ()  # (source, target), sorted
+    phrases: tuple[RemotePhrase, ...] = ()  # what the author wrote for its skills
 
     def data(self) -> CallData:
         """The call's fields, as the domain writer applies them."""

@@ -46,7 +46,7 @@ from profiles.fields import (
     max_length,
     pairs_from_text,
 )
-from profiles.models import Call, Member
+from profiles.models import Call, CallPhrase, Member
 from profiles.remote import RemoteCall, RemotePhrase, RemoteProfile
 from profiles.understanding import LINKED, PROPOSED, STATUSES, UNLINKED
 from profiles.visibility import Recipients, Visibility
@@ -186,9 +186,15 @@ def _pairs_out(stored: str) -> list[dict[str, str]]:
     return [{"source": a, "target": b} for a, b in pairs_from_text(stored)]
 
 
-def _phrase_out(phrase: Any) -> dict[str, str]:
-    """A member's phrase on the wire; the concept only with what it says about it."""
-    out = {"text": phrase.text, "lang": phrase.lang, "kind": phrase.kind, "status": phrase.status}
+def _phrase_out(phrase: Any) -> dict[str, Any]:
+    """A member's (``kind``) or a call's (``required``) phrase on the wire; the concept only
+    with what it says about it."""
+    out: dict[str, Any] = {"text": phrase.text, "lang": phrase.lang}
+    if isinstance(phrase, CallPhrase):
+        out["required"] = phrase.required
+    else:
+        out["kind"] = phrase.kind
+    out["status"] = phrase.status
     if phrase.concept_iri and phrase.status in (LINKED, PROPOSED):
         out["concept"] = phrase.concept_iri
     return out
@@ -207,8 +213,9 @@ def _remote_pairs(value: Any, limit: int) -> tuple[tuple[str, str], ...]:
 
 
 def _remote_phrases(value: Any) -> tuple[RemotePhrase, ...]:
-    """A partner member's own words: plain text, bounded; odd entries dropped, never trusted
-    beyond what a phrase may say (a concept only as an ESCO IRI)."""
+    """A partner member's own words or a partner call's skills as written: plain text,
+    bounded; odd entries dropped, never trusted beyond what a phrase may say (a concept only
+    as an ESCO IRI)."""
     out: list[RemotePhrase] = []
     for item in as_list(value)[: MAX_PHRASES * 2]:
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
@@ -225,7 +232,8 @@ def _remote_phrases(value: Any) -> tuple[RemotePhrase, ...]:
         status = item.get("status")
         if status not in STATUSES or status == UNLINKED or concept is None:
             status, concept = UNLINKED, None
-        out.append(RemotePhrase(text, lang, kind, str(status), concept))
+        required = item.get("required") is not False
+        out.append(RemotePhrase(text, lang, kind, str(status), concept, required))
         if len(out) >= MAX_PHRASES:
             break
     return tuple(out)
@@ -351,6 +359,7 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
         C["languages"]: [x.code for x in call.languages],
         C["languages_all"]: call.languages_all,
         C["language_pairs"]: _pairs_out(call.language_pairs) or None,
+        PHRASES_AS2: [_phrase_out(p) for p in call.phrases] or None,
         C["language"]: lang,
         C["country"]: call.country,
         C["remote"]: call.remote,
@@ -461,6 +470,7 @@ def parse_call(doc: dict[str, Any]) -> RemoteCall:
         language_pairs=_remote_pairs(
             doc.get(C["language_pairs"]), max_length(CallFields, "language_pairs")
         ),
+        phrases=_remote_phrases(doc.get(PHRASES_AS2)),
     )
 
 

@@ -66,6 +66,7 @@ def _member(
 def _call(state: Any, title: str) -> tuple[str, str]:
     from profiles import calls as call_service
     from profiles import members as member_service
+    from profiles.models import CallPhrase
 
     with state.session() as s:
         v = state.vocabulary.get(s)
@@ -86,7 +87,8 @@ def _call(state: Any, title: str) -> tuple[str, str]:
             deadline=date(2027, 5, 1),
             compensation="EUR 400 a day",
         )
-        call = call_service.create_call(s, state.ctx, author, data, v)
+        wrote = [CallPhrase(text="festival sound", lang="en", status="unlinked")]
+        call = call_service.create_call(s, state.ctx, author, data, v, wrote)
         s.commit()
         return call.ap_id, call.public_id
 

@@ -3,7 +3,8 @@
 A partner's call that needs German *and* Swedish reaches our node with its rule, and our
 matchmaker does not suggest our member who speaks only German (until the partner relaxes the
 rule). A partner's member who described their work only in their own words is found by our
-call written in other words, through the text channel; their translation pairs arrive too.
+call written in other words, through the text channel (and our member by a partner's call
+written only in words); their translation pairs arrive too.
 """
 
 from __future__ import annotations
@@ -96,6 +97,37 @@ def test_a_partners_rules_and_words_are_applied_by_our_matchmaker(nodes) -> None
         ],
     )
 
+    # A call of theirs whose required skill is only words, and our member who wrote others.
+    import_lines(
+        a,
+        "calls",
+        [
+            {
+                "ref": "untertitel",
+                "author": "ulla",
+                "title": "Untertitel für einen Dokumentarfilm",
+                "country": "SE",
+                "language": "de",
+                "languages": ["de"],
+                "skills_required": ["Untertitelung von Dokumentarfilmen"],
+            }
+        ],
+    )
+    import_lines(
+        b,
+        "members",
+        [
+            {
+                "username": "maja",
+                "email": "maja@example.se",
+                "country": "SE",
+                "visibility": "partners",
+                "languages": [{"code": "de", "level": "C2"}],
+                "skills": ["Untertitel für Dokumentarfilme schreiben"],
+            }
+        ],
+    )
+
     cli(a, "request", b.domain)
     pump(a, b)
     cli(b, "accept", a.domain)
@@ -117,6 +149,11 @@ def test_a_partners_rules_and_words_are_applied_by_our_matchmaker(nodes) -> None
         assert [p.text for p in lotta.phrases] == ["Förderanträge für EU-Kulturprogramme schreiben"]
         assert lotta.phrases[0].status != "linked" and lotta.phrases[0].lang == "de"
         assert not lotta.skills and not lotta.occupations
+
+    # Their words-only call: our member is found for what she wrote.
+    names, reasons = suggested(b, "Untertitel für einen Dokumentarfilm")
+    assert f"maja@{b.domain}" in names
+    assert "wrote" in reasons[names.index(f"maja@{b.domain}")]
 
     names, _ = suggested(b, title)
     assert f"sven@{b.domain}" in names
