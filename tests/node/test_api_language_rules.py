@@ -5,9 +5,11 @@ pairs answered with what is wrong; a member's own words shown with what they wer
 from __future__ import annotations
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from node.cli.tokens import token as token_cli
 from profiles.members import create_member
+from profiles.models import Call, CallPhrase
 
 PASSWORD = "a long enough password"
 
@@ -44,6 +46,7 @@ def test_a_call_and_a_translator_keep_their_language_rules_through_the_api(make_
         "languages": ["fi", "sv"],
         "languages_all": True,
         "language_pairs": ["FI>sv", {"source": "sv", "target": "fi"}, "fi→sv"],
+        "skills_required": ["messutulkkaus ruotsiksi"],
         "visibility": "public",
     }
     made = client.post("/api/v1/calls", json=call, headers=writer)
@@ -57,6 +60,11 @@ def test_a_call_and_a_translator_keep_their_language_rules_through_the_api(make_
     ]
     path = f"/api/v1/calls/{body['public_id']}"
     assert client.get(path).get_json()["language_pairs"] == body["language_pairs"]
+    with state.session() as s:  # what the author wrote is kept with the call
+        said = s.scalars(
+            select(CallPhrase.text).join(Call).where(Call.public_id == body["public_id"])
+        )
+        assert list(said) == ["messutulkkaus ruotsiksi"]
 
     # A PATCH of another field keeps the rule; one of the rule changes only the rule.
     kept = client.patch(path, json={"title": "Tulkki messuille"}, headers=writer).get_json()
@@ -93,6 +101,7 @@ def test_a_call_and_a_translator_keep_their_language_rules_through_the_api(make_
         {"source": "sv", "target": "fi"},
     ]
     words = shown["own_words"]
+    # Only his words: none of the call's (the parser is shared between requests).
     assert [w["text"] for w in words] == ["simultaanitulkkaus messuilla"]
     assert words[0]["kind"] == "skill" and words[0]["status"] in ("linked", "proposed", "unlinked")
     # The register's line without pairs leaves them; a bad one changes nothing.
