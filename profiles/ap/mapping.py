@@ -146,10 +146,7 @@ def person(
         "coop": instance_actor_iri(ctx),
         P["visibility"]: member.visibility,
     }
-    if member.language_pairs:
-        doc[P["language_pairs"]] = _pairs_out(member.language_pairs)
-    if member.phrases:
-        doc[PHRASES_AS2] = [_phrase_out(p) for p in member.phrases]
+    doc.update(_pairs_and_words(member))
     if member.ed25519_public_multibase:
         doc["@context"] = proofs.actor_context(doc["@context"])
         doc["assertionMethod"] = [proofs.multikey(member.ap_id, member.ed25519_public_multibase)]
@@ -180,6 +177,16 @@ def _remote_languages(doc: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         except (ValueError, TypeError):
             continue
     return tuple(sorted(langs.items()))
+
+
+def _pairs_and_words(member: Member) -> dict[str, Any]:
+    """A member's language pairs and own words, each only when there are any."""
+    out: dict[str, Any] = {}
+    if member.language_pairs:
+        out[P["language_pairs"]] = _pairs_out(member.language_pairs)
+    if member.phrases:
+        out[PHRASES_AS2] = [_phrase_out(p) for p in member.phrases]
+    return out
 
 
 def _pairs_out(stored: str) -> list[dict[str, str]]:
