@@ -15,13 +15,21 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from federation.db import utcnow
 from federation.errors import Forbidden
 from federation.sanitize import plain_text, sanitize_html
-from profiles import call_phrases, events, moderation, search, validation
-from profiles.call_phrases import Reviewed
+from profiles import events, moderation, search, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from profiles.fields import CALL_STATUSES, CallData, CallFields, max_length
-from profiles.models import Call, CallLanguage, CallSkill, Member
+from profiles.fields import (
+    CALL_STATUSES,
+    CallData,
+    CallFields,
+    language_pairs,
+    max_length,
+    pairs_from_text,
+    pairs_text,
+)
+from profiles.models import Call, CallLanguage, CallPhrase, CallSkill, Member
 from profiles.remote import RemoteCall
+from profiles.understanding import LINKED
 from profiles.visibility import (
     DEFAULT_CALL,
     Audience,
@@ -33,6 +41,7 @@ from profiles.vocabulary import Vocabulary
 
 MAX_SKILLS = max_length(CallFields, "skills_required")  # required and optional together
 MAX_LANGUAGES = max_length(CallFields, "languages")
+MAX_PAIRS = max_length(CallFields, "language_pairs")
 _TITLE, _DESCRIPTION, _CITY, _COMPENSATION, _REF = (
     max_length(CallFields, n) for n in ("title", "description", "city", "compensation", "ref")
 )
@@ -46,6 +55,8 @@ def call_data(call: Call) -> CallData:
         skills_required=call.required_skills,
         skills_optional=call.optional_skills,
         languages=[lang.code for lang in call.languages],
+        languages_all=call.languages_all,
+        language_pairs=pairs_from_text(call.language_pairs),
         country=call.country,
         city=call.city,
         remote=call.remote,
@@ -125,6 +136,10 @@ def validate_call(data: CallData, vocab: Vocabulary) -> CallData:
     if len(langs) > MAX_LANGUAGES:
         errors["languages"] = f"at most {MAX_LANGUAGES}"
     out.languages = langs
+    out.languages_all = bool(data.languages_all)
+    out.language_pairs = check(
+        "language_pairs", partial(language_pairs, data.language_pairs, MAX_PAIRS), []
+    )
     out.starts, out.ends, out.deadline = data.starts, data.ends, data.deadline
     if out.starts and out.ends and out.ends < out.starts:
         errors["ends"] = "ends before it starts"
@@ -157,15 +172,19 @@ def _apply(call: Call, data: CallData) -> None:
         CallSkill(concept_iri=i, required=False) for i in data.skills_optional
     ]
     call.languages = [CallLanguage(code=c) for c in data.languages]
+    call.languages_all = data.languages_all
+    call.language_pairs = pairs_text(data.language_pairs)
     call.updated_at = utcnow()  # child rows alone do not fire onupdate (match index refresh)
 
 
-def _with_phrases(data: CallData, phrases: Sequence[Reviewed] | None) -> CallData:
-    """``data`` with the concepts the author's reviewed phrases stand for (required ones
-    first, each concept once): a phrase linked for sure is a skill of the call."""
+def _with_phrases(data: CallData, phrases: Sequence[CallPhrase] | None) -> CallData:
+    """``data`` with the concepts the author's phrases stand for (required ones first, each
+    concept once): a phrase linked for sure is a skill of the call."""
     if not phrases:
         return data
-    required, optional = call_phrases.concepts(phrases)
+    linked = [p for p in phrases if p.status == LINKED and p.concept_iri]
+    required = [p.concept_iri for p in linked if p.required and p.concept_iri]
+    optional = [p.concept_iri for p in linked if not p.required and p.concept_iri]
     return replace(
         data,
         skills_required=list(dict.fromkeys([*data.skills_required, *required])),
@@ -179,10 +198,12 @@ def create_call(
     author: Member,
     data: CallData,
     vocab: Vocabulary,
-    phrases: Sequence[Reviewed] | None = None,
+    phrases: Sequence[CallPhrase] | None = None,
 ) -> Call:
-    """A new local call. ``phrases``: the required/nice-to-have skills as the author wrote
-    them (:func:`profiles.call_phrases.review`), stored with the call; None stores none."""
+    """A new call of a local member. ``phrases``: what the author wrote for its skills
+    (:func:`profiles.call_phrases.rows` from the form's review, or
+    :func:`profiles.importers.call_phrases`), stored with it before partners hear of it; a
+    phrase linked for sure makes its concept a skill of the call."""
     if not author.local:
         raise PermissionDenied("only members of this coop post calls here")
     clean = validate_call(_with_phrases(data, phrases), vocab)
@@ -202,7 +223,7 @@ def create_call(
     )
     _apply(call, clean)
     if phrases is not None:
-        call.phrases = call_phrases.rows(phrases)
+        call.phrases = list(phrases)
     session.add(call)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
@@ -222,16 +243,16 @@ def update_call(
     actor: Member,
     data: CallData,
     vocab: Vocabulary,
-    phrases: Sequence[Reviewed] | None = None,
+    phrases: Sequence[CallPhrase] | None = None,
 ) -> Call:
     """Replace what an edit may change. ``phrases``: as in :func:`create_call`; None keeps
-    the stored ones (an API edit knows nothing of them)."""
+    the stored ones (an API edit of other fields knows nothing of them)."""
     _check_owner(call, actor)
     data.ref = call.ref  # the external reference never changes through an edit
     clean = validate_call(_with_phrases(data, phrases), vocab)
     _apply(call, clean)
     if phrases is not None:
-        call.phrases = call_phrases.rows(phrases)
+        call.phrases = list(phrases)
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
     return call
@@ -280,6 +301,18 @@ def save_remote_call(
         raise Forbidden("a call cannot change its author")
     call.url = record.url
     _apply(call, record.data())
+    # What its author wrote for its skills: matched as text here too.
+    call.phrases = [
+        CallPhrase(
+            position=n,
+            required=p.required,
+            text=p.text,
+            lang=p.lang,
+            concept_iri=p.concept,
+            status=p.status,
+        )
+        for n, p in enumerate(record.phrases)
+    ]
     session.flush()
     events.emit(session, events.CALL_SAVED, call)
     return call

@@ -22,17 +22,24 @@ The API of this module:
 - :data:`CALL_IMPORT_FIELDS`, :data:`MEMBER_IMPORT_FIELDS` — keys a ``calls.jsonl`` /
   ``members.jsonl`` line may have (:mod:`profiles.importers`).
 - :data:`CALL_STATUSES` — the states of a call.
+- :class:`LanguagePair` and :func:`language_pairs` ``(entries, limit)`` — translation
+  directions (``source`` -> ``target``) of a call or a translator, checked; :func:`pairs_text` /
+  :func:`pairs_from_text` — their stored form (``"de>sv en>sv"``); :func:`split_pairs` — what
+  a form's text field says.
+- :data:`PHRASES_AS2`, :data:`MAX_PHRASES`, :data:`MAX_PHRASE_CHARS` — a member's own words
+  (:mod:`profiles.understanding`) on the wire.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import MaxLen
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from profiles import validation
 from profiles.languages import LANGUAGE_LEVELS
 from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE, Visibility
 
@@ -47,6 +54,125 @@ def _f(default: Any, description: str, as2: str | None, **limits: Any) -> Any:
             default_factory=list, description=description, json_schema_extra=extra, **limits
         )
     return Field(default, description=description, json_schema_extra=extra, **limits)
+
+
+# -- language pairs ------------------------------------------------------------------------------
+
+# A pair written as text ("de>sv", "de→sv"): longer than this is not a pair.
+MAX_PAIR_CHARS = 16
+_ARROWS = ("→", "->", ">")
+
+
+class LanguagePair(BaseModel):
+    """A translation direction: from ``source`` into ``target`` (ISO 639-1, not the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Language translated from (ISO 639-1).", max_length=8)
+    target: str = Field(description="Language translated into (ISO 639-1).", max_length=8)
+
+    @model_validator(mode="after")
+    def _checked(self) -> LanguagePair:
+        self.source, self.target = language_pair((self.source, self.target))
+        return self
+
+
+# What a writer may give for one pair: the object, or the same as text ("de>sv").
+PairInput = (
+    LanguagePair
+    | Annotated[
+        str,
+        Field(
+            max_length=MAX_PAIR_CHARS,
+            pattern=r"^\s*[A-Za-z]{2}\s*(>|->|→)\s*[A-Za-z]{2}\s*$",
+            description='The pair as text: "de>sv".',
+        ),
+    ]
+)
+
+
+def language_pair(entry: Any) -> tuple[str, str]:
+    """One pair as given — ``{"source": "de", "target": "sv"}``, ``("de", "sv")`` or ``"de>sv"``
+    (also ``→``, ``->``) — as ``("de", "sv")``. Raises ValueError saying what is wrong."""
+    source: Any
+    target: Any
+    if isinstance(entry, LanguagePair):
+        return entry.source, entry.target
+    if isinstance(entry, str):
+        if len(entry) > MAX_PAIR_CHARS:
+            raise ValueError(f"{entry[:MAX_PAIR_CHARS]!r}…: not a pair such as de>sv")
+        text = entry
+        for arrow in _ARROWS:
+            text = text.replace(arrow, ">")
+        source, sep, target = text.partition(">")
+        if not sep:
+            raise ValueError(f"{entry!r} is not a pair such as de>sv (source>target)")
+    elif isinstance(entry, dict) and set(entry) <= {"source", "target"}:
+        source, target = entry.get("source"), entry.get("target")
+    elif isinstance(entry, tuple | list) and len(entry) == 2:
+        source, target = entry
+    else:
+        raise ValueError('a pair is {"source": "de", "target": "sv"} or "de>sv"')
+    if not isinstance(source, str) or not isinstance(target, str):
+        raise ValueError('a pair is {"source": "de", "target": "sv"} or "de>sv"')
+    if not target.strip():
+        raise ValueError(f"{source[:MAX_PAIR_CHARS]!r} is not a pair such as de>sv (source>target)")
+    src, dst = validation.language(source[:8]), validation.language(target[:8])
+    if src == dst:
+        raise ValueError(f"{src}>{dst}: source and target are the same language")
+    return src, dst
+
+
+def language_pairs(entries: Any, limit: int) -> list[tuple[str, str]]:
+    """Every pair of ``entries`` checked (:func:`language_pair`), unique and sorted; ValueError
+    for a bad entry or more than ``limit`` pairs."""
+    if entries is None:
+        return []
+    if isinstance(entries, str | bytes | dict) or not hasattr(entries, "__iter__"):
+        raise ValueError('a list of pairs such as [{"source": "de", "target": "sv"}]')
+    found: set[tuple[str, str]] = set()
+    for n, entry in enumerate(entries):
+        if n >= limit * 4:  # a hostile list: stop reading long before its end
+            break
+        found.add(language_pair(entry))
+    if len(found) > limit:
+        raise ValueError(f"at most {limit} language pairs")
+    return sorted(found)
+
+
+def split_pairs(text: str) -> list[tuple[str, str]]:
+    """A form's text ("DE>sv, en→sv") as pairs to check; a part that is not ``a>b`` comes back
+    as ``(part, "")`` so that :func:`language_pairs` names it."""
+    out: list[tuple[str, str]] = []
+    for part in text.replace(",", " ").replace(";", " ").split():
+        for arrow in _ARROWS:
+            part = part.replace(arrow, ">")
+        source, sep, target = part.partition(">")
+        out.append((source, target) if sep else (part, ""))
+    return out
+
+
+def pairs_text(pairs: Any) -> str:
+    """The stored form of checked pairs: ``"de>sv en>sv"``."""
+    return " ".join(f"{s}>{t}" for s, t in pairs)
+
+
+def pairs_from_text(text: str | None) -> list[tuple[str, str]]:
+    """Stored pairs back as tuples (what :func:`pairs_text` wrote; odd parts skipped)."""
+    out = []
+    for part in (text or "").split():
+        source, sep, target = part.partition(">")
+        if sep and source and target:
+            out.append((source, target))
+    return out
+
+
+# A member's own words (profiles.understanding): the phrases they typed for their skills and
+# occupations, as written. Not a field one edits (the importer and the register keep what the
+# skills and occupations said), but part of the profile on the wire.
+PHRASES_AS2 = "ownWords"
+MAX_PHRASES = 80  # skills (60) and occupations (10) as free text, with room
+MAX_PHRASE_CHARS = 255  # member_phrases.text
 
 
 # -- a project call ------------------------------------------------------------------------------
@@ -70,6 +196,18 @@ class CallFields(BaseModel):
         [], "ESCO skills or occupations (IRIs) that help.", "optionalSkill", max_length=30
     )
     languages: list[str] = _f([], "Working languages (ISO 639-1).", "workingLanguage", max_length=8)
+    languages_all: bool = _f(
+        False,
+        "true: candidates need every working language; false: any one of them.",
+        "allWorkingLanguages",
+    )
+    language_pairs: list[PairInput] = _f(
+        [],
+        "Translation calls: the directions wanted (a candidate must state one of them); "
+        'objects, or text such as "de>sv".',
+        "languagePair",
+        max_length=8,
+    )
     country: str = _f(
         "", "ISO 3166 alpha-2 country; required unless remote.", "country", max_length=2
     )
@@ -103,6 +241,8 @@ class CallData:
     skills_required: list[str] = field(default_factory=list)
     skills_optional: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)  # working languages
+    languages_all: bool = False  # candidates need every working language, not just one
+    language_pairs: list[tuple[str, str]] = field(default_factory=list)  # (source, target)
     country: str = ""
     city: str = ""
     remote: bool = False
@@ -163,6 +303,13 @@ class ProfileFields(BaseModel):
         [], "Periods the member can take work.", "availability", max_length=12
     )
     links: list[Link] = _f([], "Portfolio links.", None, max_length=10)
+    language_pairs: list[PairInput] = _f(
+        [],
+        "Translators and interpreters: the directions they work in; objects, or text such as "
+        '"de>sv".',
+        "languagePair",
+        max_length=20,
+    )
 
 
 @dataclass
@@ -181,6 +328,7 @@ class ProfileData:
     skills: list[str] = field(default_factory=list)  # ESCO IRIs
     availability: list[tuple[date, date]] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (url, title)
+    language_pairs: list[tuple[str, str]] = field(default_factory=list)  # (source, target)
 
 
 # -- derived -------------------------------------------------------------------------------------
@@ -227,10 +375,19 @@ __all__ = [
     "CallData",
     "CallFields",
     "Link",
+    "LanguagePair",
     "LanguageSkill",
+    "MAX_PHRASES",
+    "MAX_PHRASE_CHARS",
+    "PHRASES_AS2",
     "Period",
     "ProfileData",
     "ProfileFields",
     "as2_term",
+    "language_pair",
+    "language_pairs",
     "max_length",
+    "pairs_from_text",
+    "pairs_text",
+    "split_pairs",
 ]

@@ -8,12 +8,14 @@
      "occupations": ["http://data.europa.eu/esco/occupation/…", "ljusdesigner"],
      "skills": ["scenljus", "http://data.europa.eu/esco/skill/…"],
      "available_from": "2025-03-01", "available_until": "2025-06-30",
-     "remote": false, "visibility": "public"}
+     "remote": false, "visibility": "public", "language_pairs": ["sv>en"]}
 
   ``username`` is required (2–30 of a-z 0-9 _); everything else is optional. ``country`` is
   ISO 3166 alpha-2, language ``code`` ISO 639-1, ``level`` A1–C2 or ``native``, ``visibility``
   one of public | partners (default) | coop. ``available_from``/``available_until`` (YYYY-MM-DD)
-  come together and become one availability period (at most three years).
+  come together and become one availability period (at most three years). Translators and
+  interpreters give ``language_pairs``, the directions they work in: ``{"source": "de",
+  "target": "sv"}`` or ``"de>sv"`` (ISO 639-1, source and target differ; at most 20).
 
 ``calls.jsonl`` — one project call per line::
 
@@ -21,12 +23,15 @@
      "description": "…", "language": "en", "skills_required": ["stage lighting"],
      "skills_optional": [], "languages": ["en", "sv"], "country": "SE", "city": "Malmö",
      "remote": false, "starts": "2025-06-01", "ends": "2025-08-31", "deadline": "2025-04-30",
-     "compensation": "€300/day", "visibility": "public"}
+     "compensation": "€300/day", "visibility": "public", "languages_all": true}
 
   ``author`` (the user name of a member of this node) and ``title`` are required, and a
   ``country`` unless ``remote`` is true. ``ref`` is an optional external id (≤ 128 chars),
   unique per node: ``GET /api/v1/calls?ref=…`` finds the call by it. ``language`` is the
-  language the text is written in (default ``en``); ``languages`` the working languages.
+  language the text is written in (default ``en``); ``languages`` the working languages, of
+  which a candidate needs every one with ``"languages_all": true``, else any one. A translation
+  call names the directions wanted in ``language_pairs`` (as a member does; at most 8): a
+  candidate must state one of them.
 
 Occupations and skills are either ESCO IRIs, which must exist in the node's vocabulary with the
 right kind, or free text in any of the seven languages (en de sv fr nl it es). Free text is
@@ -72,6 +77,7 @@ from profiles.fields import (
     MEMBER_IMPORT_FIELDS,
     CallFields,
     ProfileFields,
+    language_pairs,
     max_length,
 )
 from profiles.linking import normalise
@@ -214,6 +220,14 @@ class _Parser:
             raise LineError(f"{key}: at most {limit} entries")
         return value
 
+    @classmethod
+    def pairs(cls, data: dict[str, Any], key: str, limit: int) -> list[tuple[str, str]]:
+        """Language pairs: ``[{"source": "de", "target": "sv"}]`` or ``["de>sv"]``."""
+        try:
+            return language_pairs(cls.items(data, key, limit), limit)
+        except ValueError as exc:
+            raise LineError(f"{key}: {exc}") from None
+
     def concepts(
         self, data: dict[str, Any], key: str, kind: str | None, langs: list[str], limit: int
     ) -> list[str]:
@@ -329,6 +343,7 @@ def _member_profile(
         ),
         skills=p.concepts(data, "skills", "skill", langs, member_service.MAX_SKILLS),
         availability=[(start, end)] if start and end else [],
+        language_pairs=p.pairs(data, "language_pairs", member_service.MAX_PAIRS),
     )
     return username, email, profile
 
@@ -355,6 +370,8 @@ def _call_data(p: _Parser, data: dict[str, Any]) -> tuple[str, call_service.Call
         skills_required=p.concepts(data, "skills_required", None, langs, limit),
         skills_optional=p.concepts(data, "skills_optional", None, langs, limit),
         languages=languages,
+        languages_all=p.flag(data, "languages_all"),
+        language_pairs=p.pairs(data, "language_pairs", call_service.MAX_PAIRS),
         country=p.string(data, "country", _CODE),
         city=p.string(data, "city", max_length(CallFields, "city")),
         remote=p.flag(data, "remote"),
@@ -432,6 +449,21 @@ def _phrase_rows(member_id: int, said: list[tuple[str, Phrase]]) -> list[dict[st
             "concept_iri": ph.iri,
             "status": ph.status,
         }
+        for i, (key, ph) in enumerate(said)
+    ]
+
+
+def call_phrases(said: list[tuple[str, Phrase]]) -> list[CallPhrase]:
+    """A call's phrases (:meth:`_Parser.take_phrases` after :func:`_call_data`) as rows."""
+    return [
+        CallPhrase(
+            position=i,
+            required=key == "skills_required",
+            text=ph.text[:255],
+            lang=ph.lang,
+            concept_iri=ph.iri,
+            status=ph.status,
+        )
         for i, (key, ph) in enumerate(said)
     ]
 
@@ -523,18 +555,8 @@ def import_calls(
             raise LineError(f"duplicate ref {data.ref!r}")
         author = session.get(Member, author_id)
         assert author is not None
-        call = call_service.create_call(session, ctx, author, data, vocab)
-        call.phrases = [
-            CallPhrase(
-                position=i,
-                required=key == "skills_required",
-                text=ph.text[:255],
-                lang=ph.lang,
-                concept_iri=ph.iri,
-                status=ph.status,
-            )
-            for i, (key, ph) in enumerate(parser.take_phrases())
-        ]
+        said = call_phrases(parser.take_phrases())
+        call_service.create_call(session, ctx, author, data, vocab, said)
         if data.ref:
             refs.add(data.ref)
 

@@ -17,13 +17,22 @@ from federation.sanitize import plain_text, sanitize_html
 from profiles import events, moderation, privacy, signin, validation
 from profiles.context import NodeContext
 from profiles.errors import Conflict, NotFound, ValidationError
-from profiles.fields import Link, ProfileData, ProfileFields, max_length
+from profiles.fields import (
+    Link,
+    ProfileData,
+    ProfileFields,
+    language_pairs,
+    max_length,
+    pairs_from_text,
+    pairs_text,
+)
 from profiles.member_keys import give_keys
 from profiles.models import (
     AvailabilityRange,
     Member,
     MemberConcept,
     MemberLanguage,
+    MemberPhrase,
     PortfolioLink,
 )
 from profiles.passwords import hash_password, verify_password
@@ -42,6 +51,7 @@ MAX_OCCUPATIONS = max_length(ProfileFields, "occupations")
 MAX_LANGUAGES = max_length(ProfileFields, "languages")
 MAX_LINKS = max_length(ProfileFields, "links")
 MAX_RANGES = max_length(ProfileFields, "availability")
+MAX_PAIRS = max_length(ProfileFields, "language_pairs")
 _NAME, _SUMMARY, _CITY = (max_length(ProfileFields, n) for n in ("name", "summary", "city"))
 _LINK_TITLE = max_length(Link, "title")
 
@@ -59,6 +69,7 @@ def profile_data(member: Member) -> ProfileData:
         skills=[c.concept_iri for c in member.skills],
         availability=[(r.start, r.end) for r in member.availability],
         links=[(link.url, link.title) for link in member.links],
+        language_pairs=pairs_from_text(member.language_pairs),
     )
 
 
@@ -152,6 +163,9 @@ def validate_profile(data: ProfileData, vocab: Vocabulary) -> ProfileData:
     if len(links) > MAX_LINKS:
         errors["links"] = f"at most {MAX_LINKS}"
     out.links = links
+    out.language_pairs = (
+        check("language_pairs", partial(language_pairs, data.language_pairs, MAX_PAIRS)) or []
+    )
     if errors:
         raise ValidationError(errors)
     return out
@@ -226,6 +240,7 @@ def apply_profile(member: Member, data: ProfileData) -> None:
     member.city = data.city
     member.remote = data.remote
     member.visibility = data.visibility
+    member.language_pairs = pairs_text(data.language_pairs)
     session = object_session(member)
     if member.id is not None and session is not None:
         # Rows are unique per (member, code/concept): delete the old rows before inserting the
@@ -279,6 +294,18 @@ def save_remote_member(session: Session, record: RemoteProfile) -> Member:
     if record.coop_name:
         member.coop_name = record.coop_name
     apply_profile(member, record.data())
+    # Their own words, as their node keeps them: the matcher's text channel reads them.
+    member.phrases = [
+        MemberPhrase(
+            position=n,
+            kind=p.kind,
+            text=p.text,
+            lang=p.lang,
+            concept_iri=p.concept,
+            status=p.status,
+        )
+        for n, p in enumerate(record.phrases)
+    ]
     session.flush()
     events.emit(session, events.MEMBER_SAVED, member)
     return member
@@ -448,6 +475,7 @@ def search_directory(
             selectinload(Member.skills),
             selectinload(Member.occupations),
             selectinload(Member.languages),
+            selectinload(Member.phrases),  # their own words (the API lists them)
         )
         .order_by(Member.local.desc(), Member.name, Member.id)
         .offset((page - 1) * per_page)

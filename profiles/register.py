@@ -3,8 +3,9 @@
 
 Input: JSON Lines (the format of :mod:`profiles.importers`, plus ``ref``) or CSV with a header
 row naming the same fields. In CSV, list fields are separated by ``;`` (``skills``,
-``occupations``) and a language is ``code:level`` (``sv:native;en:C1``); ``remote`` is
-true/false (also yes/no, 1/0); an empty cell is an absent field.
+``occupations``, ``language_pairs`` such as ``de>sv;en>sv``) and a language is ``code:level``
+(``sv:native;en:C1``); ``remote`` is true/false (also yes/no, 1/0); an empty cell is an absent
+field.
 
 Per line, with the same report as the importer (``line N: reason``):
 
@@ -45,7 +46,7 @@ from profiles import events, validation
 from profiles import members as member_service
 from profiles.context import NodeContext
 from profiles.errors import DomainError
-from profiles.fields import MEMBER_IMPORT_FIELDS, ProfileData
+from profiles.fields import MEMBER_IMPORT_FIELDS, ProfileData, pairs_from_text
 from profiles.importers import (
     MAX_LINE_BYTES,
     ImportResult,
@@ -60,7 +61,7 @@ from profiles.models import AvailabilityRange, Member, MemberConcept, MemberLang
 from profiles.vocabulary import Vocabulary
 
 REGISTER_FIELDS = MEMBER_IMPORT_FIELDS | {"ref"}
-LIST_FIELDS = ("skills", "occupations")
+LIST_FIELDS = ("skills", "occupations", "language_pairs")
 TRUE, FALSE = {"true", "yes", "1", "y", "x"}, {"false", "no", "0", "n", ""}
 # Line keys -> the profile attribute they set (others: username, email, ref).
 PROFILE_KEYS = {
@@ -75,6 +76,7 @@ PROFILE_KEYS = {
     "skills": "skills",
     "available_from": "availability",
     "available_until": "availability",
+    "language_pairs": "language_pairs",
 }
 
 
@@ -185,6 +187,7 @@ def _comparable(data: ProfileData) -> tuple[Any, ...]:
         frozenset(data.occupations),
         frozenset(data.skills),
         tuple(sorted(data.availability)),
+        frozenset(data.language_pairs),
     )
 
 
@@ -220,10 +223,12 @@ def _snapshot(
             Member.city,
             Member.remote,
             Member.visibility,
+            Member.language_pairs,
         ).where(Member.local, Member.node == ctx.domain, only if only is not None else true())
     )
-    for mid, user, email, ref, gone, admin, name, summary, country, city, remote, vis in rows:
+    for mid, user, email, ref, gone, admin, name, summary, country, city, remote, vis, lp in rows:
         profile = ProfileData(name, summary, country, city, remote, vis)
+        profile.language_pairs = pairs_from_text(lp)
         known[mid] = _Known(mid, user, email, ref, gone, admin, profile)
     for mid, code, level in session.execute(
         select(MemberLanguage.member_id, MemberLanguage.code, MemberLanguage.level).where(
@@ -291,6 +296,7 @@ class _Sync:
                 hint = validation.suggest_username(raw_name)
                 raise LineError(f"username: {raw_name!r}: {exc}; try {hint!r}") from None
         ref = self.parser.string(data, "ref", 128) or None
+        self.parser.take_phrases()  # none left over from another use of a shared parser
         username, email, profile = _member_profile(self.parser, data)
         # What the line's skills and occupations said, linked or not (issue 11: nothing is
         # dropped); taken now so that a refused line leaves none behind for the next.

@@ -17,6 +17,19 @@ from profiles.visibility import Visibility
 
 
 @dataclass(frozen=True)
+class RemotePhrase:
+    """What a partner's member or call author wrote for a skill (a ``MemberPhrase`` or
+    ``CallPhrase`` of theirs), checked."""
+
+    text: str  # plain text, at most MAX_PHRASE_CHARS
+    lang: str  # ISO 639-1 or ""
+    kind: str  # skill | occupation (a member's phrase)
+    status: str  # linked | proposed | unlinked (profiles.understanding)
+    concept: str | None = None  # an ESCO IRI when linked or proposed
+    required: bool = True  # a call's phrase: for a required skill (else an optional one)
+
+
+@dataclass(frozen=True)
 class RemoteProfile:
     """A member of a partner coop (``Member`` row with ``local=False``)."""
 
@@ -36,6 +49,8 @@ class RemoteProfile:
     occupations: tuple[str, ...] = ()
     languages: tuple[tuple[str, str], ...] = ()  # (code, level), sorted
     availability: tuple[tuple[date, date], ...] = ()
+    language_pairs: tuple[tuple[str, str], ...] = ()  # (source, target), sorted
+    phrases: tuple[RemotePhrase, ...] = ()  # their own words, in their order
 
     @classmethod
     def stub(cls, ap_id: str, node: str, username: str, name: str, coop_name: str) -> RemoteProfile:
@@ -69,6 +84,7 @@ class RemoteProfile:
             occupations=list(self.occupations),
             skills=list(self.skills),
             availability=list(self.availability),
+            language_pairs=list(self.language_pairs),
         )
 
 
@@ -95,6 +111,9 @@ class RemoteCall:
     skills_required: tuple[str, ...] = ()
     skills_optional: tuple[str, ...] = ()  # none of them also required
     languages: tuple[str, ...] = ()  # working languages, sorted
+    languages_all: bool = False  # candidates need every working language
+    language_pairs: tuple[tuple[str, str], ...] = ()  # (source, target), sorted
+    phrases: tuple[RemotePhrase, ...] = ()  # what the author wrote for its skills
 
     def data(self) -> CallData:
         """The call's fields, as the domain writer applies them."""
@@ -105,6 +124,8 @@ class RemoteCall:
             skills_required=list(self.skills_required),
             skills_optional=list(self.skills_optional),
             languages=list(self.languages),
+            languages_all=self.languages_all,
+            language_pairs=list(self.language_pairs),
             country=self.country,
             city=self.city,
             remote=self.remote,
@@ -117,4 +138,4 @@ class RemoteCall:
         )
 
 
-__all__ = ["RemoteCall", "RemoteProfile"]
+__all__ = ["RemoteCall", "RemotePhrase", "RemoteProfile"]

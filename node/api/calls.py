@@ -16,7 +16,7 @@ from node.api import (
     text_arg,
 )
 from node.api import schemas as s
-from node.api.members import LANG, PAGE, PER_PAGE, VISIBILITY_NOTE, concepts
+from node.api.members import LANG, PAGE, PER_PAGE, VISIBILITY_NOTE, concepts, language_pairs
 from node.web import ctx, current_member, db, vocab
 from node.web.pages import author_visible
 from profiles import calls as call_service
@@ -55,6 +55,8 @@ def call_schema(call: Call, v: Vocabulary, lang: str) -> s.Call:
         skills_required=concepts(call.required_skills, v, lang),
         skills_optional=concepts(call.optional_skills, v, lang),
         languages=[lg.code for lg in call.languages],
+        languages_all=call.languages_all,
+        language_pairs=language_pairs(call.language_pairs),
         country=call.country,
         city=call.city,
         remote=call.remote,

@@ -18,9 +18,11 @@ from node.api import (
 )
 from node.api import schemas as s
 from node.web import ctx, current_member, db, vocab
+from profiles.fields import pairs_from_text
 from profiles.languages import UI_LANGUAGES
 from profiles.members import DirectoryQuery, search_directory, visible_members
 from profiles.models import Member
+from profiles.understanding import STATUSES, UNLINKED
 from profiles.visibility import Visibility
 from profiles.vocabulary import Vocabulary
 
@@ -46,6 +48,30 @@ def concepts(iris: list[str], v: Vocabulary, lang: str) -> list[s.ConceptRef]:
     return [s.ConceptRef(iri=iri, label=label) for iri, label in v.labels(iris, lang)]
 
 
+def language_pairs(stored: str) -> list[s.LanguagePair]:
+    return [s.LanguagePair(source=a, target=b) for a, b in pairs_from_text(stored)]
+
+
+def own_words(member: Member, v: Vocabulary, lang: str) -> list[s.OwnWords]:
+    """What the member wrote (profiles.understanding), with what it was understood as."""
+    out = []
+    for p in member.phrases:
+        status = p.status if p.status in STATUSES else UNLINKED
+        concept = None
+        if p.concept_iri and status != UNLINKED:
+            concept = s.ConceptRef(iri=p.concept_iri, label=v.label(p.concept_iri, lang))
+        out.append(
+            s.OwnWords(
+                text=p.text,
+                lang=p.lang,
+                kind="occupation" if p.kind == "occupation" else "skill",
+                status=status,  # type: ignore[arg-type]  # one of STATUSES
+                concept=concept,
+            )
+        )
+    return out
+
+
 def member_schema(member: Member, v: Vocabulary, lang: str) -> s.Member:
     """A member as the API shows it: never e-mail, password hash or keys."""
     return s.Member(
@@ -65,6 +91,8 @@ def member_schema(member: Member, v: Vocabulary, lang: str) -> s.Member:
         occupations=concepts([c.concept_iri for c in member.occupations], v, lang),
         skills=concepts([c.concept_iri for c in member.skills], v, lang),
         availability=[s.Period(start=r.start, end=r.end) for r in member.availability],
+        language_pairs=language_pairs(member.language_pairs),
+        own_words=own_words(member, v, lang),
         url=member.url or member.ap_id,
     )
 
@@ -143,6 +171,7 @@ def member(username: str) -> s.Member:
             selectinload(Member.occupations),
             selectinload(Member.languages),
             selectinload(Member.availability),
+            selectinload(Member.phrases),
         )
     )
     if found is None:

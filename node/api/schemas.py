@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from profiles import fields
 from profiles.fields import CALL_STATUSES, CallFields, ProfileFields
 from profiles.languages import LANGUAGE_LEVELS
 from profiles.visibility import Visibility
@@ -73,6 +74,24 @@ class Period(Schema):
     end: date
 
 
+class LanguagePair(Schema):
+    source: str = _described(fields.LanguagePair, "source")
+    target: str = _described(fields.LanguagePair, "target")
+
+
+class OwnWords(Schema):
+    """A phrase the member wrote for their skills or occupations, as written."""
+
+    text: str
+    lang: str = Field(description="The language it is written in (ISO 639-1), or empty")
+    kind: Literal["skill", "occupation"]
+    status: Literal["linked", "proposed", "unlinked"] = Field(
+        description="linked: understood as `concept`; proposed: perhaps `concept`, for the "
+        "member to confirm; unlinked: matched by its words only"
+    )
+    concept: ConceptRef | None
+
+
 class Member(Schema):
     ap_id: str = _uri("ActivityPub actor IRI")
     username: str
@@ -90,6 +109,10 @@ class Member(Schema):
     occupations: list[ConceptRef] = _described(ProfileFields, "occupations")
     skills: list[ConceptRef] = _described(ProfileFields, "skills")
     availability: list[Period] = _described(ProfileFields, "availability")
+    language_pairs: list[LanguagePair] = _described(ProfileFields, "language_pairs")
+    own_words: list[OwnWords] = Field(
+        description="In their own words: what the member wrote for their skills and occupations"
+    )
     url: str = _uri("Profile page")
 
 
@@ -127,6 +150,8 @@ class Call(Schema):
     skills_required: list[ConceptRef] = _described(CallFields, "skills_required")
     skills_optional: list[ConceptRef] = _described(CallFields, "skills_optional")
     languages: list[str] = _described(CallFields, "languages")
+    languages_all: bool = _described(CallFields, "languages_all")
+    language_pairs: list[LanguagePair] = _described(CallFields, "language_pairs")
     country: str = _described(CallFields, "country")
     city: str = _described(CallFields, "city")
     remote: bool = _described(CallFields, "remote")

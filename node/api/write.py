@@ -32,8 +32,15 @@ from node.web import ctx, db, vocab
 from profiles import api_tokens, register
 from profiles import calls as call_service
 from profiles.errors import DomainError
-from profiles.importers import CALL_FIELDS, ImportResult, LineError, _call_data, _Parser
-from profiles.models import Call, Member
+from profiles.importers import (
+    CALL_FIELDS,
+    ImportResult,
+    LineError,
+    _call_data,
+    _Parser,
+    call_phrases,
+)
+from profiles.models import Call, CallPhrase, Member
 from profiles.vocabulary import Vocabulary
 
 bp = Blueprint("api_write", __name__, url_prefix=PREFIX)
@@ -114,6 +121,8 @@ def _call_line(call: Call, author: str) -> dict[str, Any]:
         "skills_required": data.skills_required,
         "skills_optional": data.skills_optional,
         "languages": data.languages,
+        "languages_all": data.languages_all,
+        "language_pairs": [{"source": a, "target": b} for a, b in data.language_pairs],
         "country": data.country,
         "city": data.city,
         "remote": data.remote,
@@ -127,12 +136,21 @@ def _call_line(call: Call, author: str) -> dict[str, Any]:
     }
 
 
-def _checked_call(line: dict[str, Any]) -> tuple[str, call_service.CallData]:
+def _checked_call(
+    line: dict[str, Any],
+) -> tuple[str, call_service.CallData, list[CallPhrase]]:
+    """(author, the call's data, what the author wrote for its skills as phrase rows)."""
     unknown = sorted(set(line) - CALL_FIELDS)
     if unknown:
         raise LineError(f"unknown field {unknown[0]!r}")
     with _lock:
-        return _call_data(_parser(vocab()), line)
+        parser = _parser(vocab())
+        parser.take_phrases()
+        try:
+            author, data = _call_data(parser, line)
+        finally:
+            said = parser.take_phrases()  # never left for the next request
+        return author, data, call_phrases(said)
 
 
 @bp.post("/calls")
@@ -141,7 +159,7 @@ def create_call() -> ResponseReturnValue:
     line = _body()
     line.setdefault("author", owner.username)
     try:
-        author_name, data = _checked_call(line)
+        author_name, data, said = _checked_call(line)
     except LineError as exc:
         return _error(400, str(exc))
     author = owner
@@ -149,7 +167,7 @@ def create_call() -> ResponseReturnValue:
         if not owner.is_admin:
             abort(403, "only an admin's token posts calls for another member")
         author = _local_member(author_name)
-    call = call_service.create_call(db(), ctx(), author, data, vocab())
+    call = call_service.create_call(db(), ctx(), author, data, vocab(), said)
     db().commit()
     return call_schema(call, vocab(), lang_arg()).model_dump(mode="json"), 201
 
@@ -181,11 +199,13 @@ def update_call(public_id: str) -> ResponseReturnValue:
         return _error(400, "author and ref do not change")
     line = _call_line(call, call.author.username) | changes
     try:
-        _author, data = _checked_call(line)
+        _author, data, said = _checked_call(line)
     except LineError as exc:
         return _error(400, str(exc))
     status = data.status
-    call_service.update_call(db(), call, owner, data, vocab())
+    # New skills replace what the author wrote for the old ones; other changes keep it.
+    wrote = said if {"skills_required", "skills_optional"} & set(changes) else None
+    call_service.update_call(db(), call, owner, data, vocab(), wrote)
     if status != call.status:
         call_service.set_status(db(), call, owner, status)
     db().commit()

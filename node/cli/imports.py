@@ -53,8 +53,9 @@ def _print_details(result: Any, report_file: Path | None) -> None:
     if data["unlinked"]:
         total = sum(item["count"] for item in data["unlinked"])
         click.echo(
-            f"Not linked, dropped ({len(data['unlinked'])} distinct, {total} in all) — "
-            "add them by hand or import ESCO (`coopfed taxonomy import-esco`):"
+            f"Not linked ({len(data['unlinked'])} distinct, {total} in all; kept as written and "
+            "matched as text) — add concepts by hand or import ESCO "
+            "(`coopfed taxonomy import-esco`):"
         )
         for item in data["unlinked"][:50]:
             click.echo(f"  {item['text']!r} [{item['lang'] or '?'}] ×{item['count']}")

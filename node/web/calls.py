@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from node.i18n import current_language
 from node.web import ctx, current_member, db, forms, login_required, vocab
 from node.web.pages import PER_PAGE, coops, find, pages, picker
-from profiles import call_phrases, match_data, moderation, visibility
+from profiles import call_phrases, moderation, visibility
 from profiles import calls as call_service
 from profiles.errors import ValidationError
 from profiles.languages import WORKING_LANGUAGES
@@ -196,6 +196,11 @@ def _said_from_call(existing: Call) -> SaidState:
     return SaidState("\n".join(required), "\n".join(optional), reviewed)
 
 
+def _rows(reviewed: list[call_phrases.Reviewed] | None) -> list[Any] | None:
+    """The reviewed lines as rows to store (None: keep what is stored)."""
+    return None if reviewed is None else call_phrases.rows(reviewed)
+
+
 def _said_rows(reviewed: list[call_phrases.Reviewed], lang: str) -> list[dict[str, Any]]:
     """The review list: per line its verdict and the concepts to pick, in the UI language."""
     voc = vocab()
@@ -252,18 +257,16 @@ def _call_form_post(existing: Call | None) -> Any:
     try:
         if existing is None:
             saved = call_service.create_call(
-                session_, ctx(), me, form.data, vocab(), phrases=said.reviewed
+                session_, ctx(), me, form.data, vocab(), phrases=_rows(said.reviewed)
             )
         else:
             saved = call_service.update_call(
-                session_, existing, me, form.data, vocab(), phrases=said.reviewed
+                session_, existing, me, form.data, vocab(), phrases=_rows(said.reviewed)
             )
     except ValidationError as exc:
         session_.rollback()
         form.errors.update(exc.errors)
         return _render_call_form(form, existing, {}, said, 422)
-    saved.languages_all = request.form.get("languages_all") == "1"
-    saved.language_pairs = match_data.normalise_pairs(request.form.get("language_pairs", ""))
     session_.commit()
     flash(_("The call is saved."))
     return redirect(url_for("calls.call", public_id=saved.public_id))

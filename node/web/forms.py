@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from profiles import validation
-from profiles.fields import CallData, ProfileData
+from profiles.fields import CallData, ProfileData, split_pairs
 from profiles.languages import LANGUAGE_LEVELS
 from profiles.linking import LinkSuggestion
 from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE, Visibility
@@ -205,6 +205,7 @@ def parse_profile_form(form: MultiDict[str, str]) -> ProfileForm:
         skills=form.getlist("skills"),
         availability=availability,
         links=[(u, t) for u, t in links if u],
+        language_pairs=split_pairs(form.get("language_pairs", "")[:300]),
     )
     raw = {
         "name": data.name,
@@ -270,6 +271,8 @@ def parse_call_form(form: MultiDict[str, str]) -> CallForm:
         skills_required=form.getlist("skills_required"),
         skills_optional=form.getlist("skills_optional"),
         languages=languages,
+        languages_all=form.get("languages_all") == "1",
+        language_pairs=split_pairs(form.get("language_pairs", "")[:200]),
         country=form.get("country", ""),
         city=form.get("city", ""),
         remote=bool(form.get("remote")),

@@ -112,6 +112,18 @@ def _patterns() -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
             lambda m: _("Unknown language code: %(value)s", value=m.group(1)),
         ),
         (
+            re.compile(r"^(\w+>\w+): source and target are the same language$"),
+            lambda m: _("%(pair)s: the two languages of a pair must differ.", pair=m.group(1)),
+        ),
+        (
+            re.compile(r"^'(.*)'…?:? (?:is )?not a pair such as de>sv"),
+            lambda m: _("Not a language pair such as de>sv: %(value)s", value=m.group(1)),
+        ),
+        (
+            re.compile(r"^at most (\d+) language pairs$"),
+            lambda m: _("At most %(n)s language pairs.", n=m.group(1)),
+        ),
+        (
             re.compile(r"^username '(.*)' is taken$"),
             lambda m: _("The user name %(value)s is taken.", value=m.group(1)),
         ),

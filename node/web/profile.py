@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from node.i18n import current_language
 from node.web import current_member, db, forms, login_required, state, vocab
 from node.web.pages import avatar_folder, find, picker
-from profiles import match_data
 from profiles import members as member_service
 from profiles.errors import ValidationError
 from profiles.fields import ProfileData
@@ -116,9 +115,6 @@ def edit_profile() -> Any:
         me.avatar = None
     me.ui_language = ui_language or None
     _review_proposals(me, form.data)
-    me.language_pairs = match_data.normalise_pairs(
-        request.form.get("language_pairs", ""), limit=255
-    )
     session_ = db()
     try:
         member_service.update_profile(session_, me, form.data, vocab())

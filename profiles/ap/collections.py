@@ -86,7 +86,10 @@ class Collections:
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.scalars(
             base.options(
-                selectinload(Call.author), selectinload(Call.skills), selectinload(Call.languages)
+                selectinload(Call.author),
+                selectinload(Call.skills),
+                selectinload(Call.languages),
+                selectinload(Call.phrases),  # its own words travel in the Page
             )
             .order_by(Call.id)
             .offset((page - 1) * COLLECTION_PAGE)

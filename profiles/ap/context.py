@@ -32,11 +32,17 @@ COOP_TERMS: dict[str, Any] = {
     "deadline": {"@id": "coopfed:deadline", "@type": "xsd:dateTime"},
     "compensation": "coopfed:compensation",
     "callStatus": "coopfed:callStatus",
+    "allWorkingLanguages": {"@id": "coopfed:allWorkingLanguages", "@type": "xsd:boolean"},
     # both
     "remote": {"@id": "coopfed:remote", "@type": "xsd:boolean"},
     "coop": {"@id": "coopfed:coop", "@type": "@id"},
     "country": "coopfed:country",
     "visibility": "coopfed:visibility",
+    # Translation directions ([{"source": "de", "target": "sv"}]) of a translator or a call,
+    # and a member's own words ([{"text", "lang", "kind", "status", "concept"?}]): records,
+    # kept whole as JSON literals like languageLevels.
+    "languagePair": {"@id": "coopfed:languagePair", "@type": "@json"},
+    "ownWords": {"@id": "coopfed:ownWords", "@type": "@json"},
 }
 
 # The whole inline term dict of our documents (generic + coop terms), as published.

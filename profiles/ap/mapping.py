@@ -36,13 +36,19 @@ from profiles.context import NodeContext
 from profiles.fields import (
     CALL_AS2,
     CALL_STATUSES,
+    MAX_PHRASE_CHARS,
+    MAX_PHRASES,
+    PHRASES_AS2,
     PROFILE_AS2,
     CallFields,
     ProfileFields,
+    language_pair,
     max_length,
+    pairs_from_text,
 )
-from profiles.models import Call, Member
-from profiles.remote import RemoteCall, RemoteProfile
+from profiles.models import Call, CallPhrase, Member
+from profiles.remote import RemoteCall, RemotePhrase, RemoteProfile
+from profiles.understanding import LINKED, PROPOSED, STATUSES, UNLINKED
 from profiles.visibility import Recipients, Visibility
 from profiles.vocabulary import Vocabulary
 
@@ -140,6 +146,7 @@ def person(
         "coop": instance_actor_iri(ctx),
         P["visibility"]: member.visibility,
     }
+    doc.update(_pairs_and_words(member))
     if member.ed25519_public_multibase:
         doc["@context"] = proofs.actor_context(doc["@context"])
         doc["assertionMethod"] = [proofs.multikey(member.ap_id, member.ed25519_public_multibase)]
@@ -170,6 +177,73 @@ def _remote_languages(doc: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         except (ValueError, TypeError):
             continue
     return tuple(sorted(langs.items()))
+
+
+def _pairs_and_words(member: Member) -> dict[str, Any]:
+    """A member's language pairs and own words, each only when there are any."""
+    out: dict[str, Any] = {}
+    if member.language_pairs:
+        out[P["language_pairs"]] = _pairs_out(member.language_pairs)
+    if member.phrases:
+        out[PHRASES_AS2] = [_phrase_out(p) for p in member.phrases]
+    return out
+
+
+def _pairs_out(stored: str) -> list[dict[str, str]]:
+    return [{"source": a, "target": b} for a, b in pairs_from_text(stored)]
+
+
+def _phrase_out(phrase: Any) -> dict[str, Any]:
+    """A member's (``kind``) or a call's (``required``) phrase on the wire; the concept only
+    with what it says about it."""
+    out: dict[str, Any] = {"text": phrase.text, "lang": phrase.lang}
+    if isinstance(phrase, CallPhrase):
+        out["required"] = phrase.required
+    else:
+        out["kind"] = phrase.kind
+    out["status"] = phrase.status
+    if phrase.concept_iri and phrase.status in (LINKED, PROPOSED):
+        out["concept"] = phrase.concept_iri
+    return out
+
+
+def _remote_pairs(value: Any, limit: int) -> tuple[tuple[str, str], ...]:
+    """A partner's language pairs: entries that are not a pair of two different ISO 639-1
+    codes are dropped, at most ``limit`` kept (of the first ``limit * 2`` read)."""
+    found: set[tuple[str, str]] = set()
+    for entry in as_list(value)[: limit * 2]:
+        try:
+            found.add(language_pair(entry))
+        except (ValueError, TypeError):
+            continue
+    return tuple(sorted(found)[:limit])
+
+
+def _remote_phrases(value: Any) -> tuple[RemotePhrase, ...]:
+    """A partner member's own words or a partner call's skills as written: plain text,
+    bounded; odd entries dropped, never trusted beyond what a phrase may say (a concept only
+    as an ESCO IRI)."""
+    out: list[RemotePhrase] = []
+    for item in as_list(value)[: MAX_PHRASES * 2]:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            continue
+        text = " ".join(plain_text(item["text"], MAX_PHRASE_CHARS).split())
+        if not text:
+            continue
+        try:
+            lang = validation.language(str(item.get("lang") or ""))
+        except ValueError:
+            lang = ""
+        kind = "occupation" if item.get("kind") == "occupation" else "skill"
+        concept = next(iter(_concepts(item.get("concept"))), None)
+        status = item.get("status")
+        if status not in STATUSES or status == UNLINKED or concept is None:
+            status, concept = UNLINKED, None
+        required = item.get("required") is not False
+        out.append(RemotePhrase(text, lang, kind, str(status), concept, required))
+        if len(out) >= MAX_PHRASES:
+            break
+    return tuple(out)
 
 
 def _remote_ranges(doc: dict[str, Any]) -> tuple[tuple[date, date], ...]:
@@ -221,6 +295,10 @@ def parse_person(doc: dict[str, Any], *, coop_name: str = "") -> RemoteProfile:
         occupations=tuple(occupations),
         languages=_remote_languages(doc),
         availability=_remote_ranges(doc),
+        language_pairs=_remote_pairs(
+            doc.get(P["language_pairs"]), max_length(ProfileFields, "language_pairs")
+        ),
+        phrases=_remote_phrases(doc.get(PHRASES_AS2)),
     )
 
 
@@ -286,6 +364,9 @@ def call_page(ctx: NodeContext, call: Call, vocab: Vocabulary) -> dict[str, Any]
         C["skills_required"]: call.required_skills,
         C["skills_optional"]: call.optional_skills,
         C["languages"]: [x.code for x in call.languages],
+        C["languages_all"]: call.languages_all,
+        C["language_pairs"]: _pairs_out(call.language_pairs) or None,
+        PHRASES_AS2: [_phrase_out(p) for p in call.phrases] or None,
         C["language"]: lang,
         C["country"]: call.country,
         C["remote"]: call.remote,
@@ -392,6 +473,11 @@ def parse_call(doc: dict[str, Any]) -> RemoteCall:
         skills_required=tuple(required),
         skills_optional=tuple(optional),
         languages=tuple(sorted(set(languages))),
+        languages_all=doc.get(C["languages_all"]) is True,
+        language_pairs=_remote_pairs(
+            doc.get(C["language_pairs"]), max_length(CallFields, "language_pairs")
+        ),
+        phrases=_remote_phrases(doc.get(PHRASES_AS2)),
     )
 
 

@@ -280,6 +280,7 @@ def add_member(state: Any, username: str, visibility: str = "public") -> str:
     """A member with every profile field filled, created the way the product does; returns the
     actor IRI."""
     from profiles import members as member_service
+    from profiles.models import MemberPhrase
 
     with state.session() as s:
         v = state.vocabulary.get(s)
@@ -295,6 +296,7 @@ def add_member(state: Any, username: str, visibility: str = "public") -> str:
             occupations=occupations,
             availability=[(date(2027, 6, 1), date(2027, 8, 31))],
             links=[("https://example.org/portfolio", "Portfolio")],
+            language_pairs=[("sv", "en"), ("en", "sv")],
         )
         member = member_service.create_member(
             s,
@@ -304,6 +306,18 @@ def add_member(state: Any, username: str, visibility: str = "public") -> str:
             profile=profile,
             vocab=v,
         )
+        # Their own words, as the importer keeps them (one understood, one not).
+        member.phrases = [
+            MemberPhrase(kind="skill", text="ljudteknik", lang="sv", status="unlinked"),
+            MemberPhrase(
+                position=1,
+                kind="skill",
+                text="mixing",
+                lang="en",
+                concept_iri=skills[0],
+                status="proposed",
+            ),
+        ]
         s.commit()
         return str(member.ap_id)
 
@@ -329,6 +343,8 @@ def add_call(state: Any, author: str, title: str, **extra: Any) -> str:
             "ends": date(2027, 6, 30),
             "compensation": "EUR 400 a day",
             "deadline": date(2027, 5, 1),
+            "languages_all": True,
+            "language_pairs": [("sv", "en")],
         }
         values.update(extra)
         call = call_service.create_call(s, state.ctx, member, call_service.CallData(**values), v)

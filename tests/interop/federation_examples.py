@@ -29,8 +29,11 @@ _INSTANT_TERMS = ("published", "updated", "created", "deleted")
 _HEX = re.compile(r"[0-9a-f]{32}")
 
 
-def _member(state: Any, username: str, name: str, **profile: Any) -> Any:
+def _member(
+    state: Any, username: str, name: str, words: tuple[Any, ...] = (), **profile: Any
+) -> Any:
     from profiles import members as member_service
+    from profiles.models import MemberPhrase
 
     with state.session() as s:
         v = state.vocabulary.get(s)
@@ -51,6 +54,11 @@ def _member(state: Any, username: str, name: str, **profile: Any) -> Any:
         member = member_service.create_member(
             s, state.ctx, username=username, password="correct horse battery", profile=data, vocab=v
         )
+        # Their own words as the importer keeps them: one not understood, one proposed.
+        member.phrases = [
+            MemberPhrase(position=n, kind="skill", text=text, lang=lang, concept_iri=iri, status=st)
+            for n, (text, lang, iri, st) in enumerate(words)
+        ]
         s.commit()
         return member.ap_id
 
@@ -58,6 +66,7 @@ def _member(state: Any, username: str, name: str, **profile: Any) -> Any:
 def _call(state: Any, title: str) -> tuple[str, str]:
     from profiles import calls as call_service
     from profiles import members as member_service
+    from profiles.models import CallPhrase
 
     with state.session() as s:
         v = state.vocabulary.get(s)
@@ -71,13 +80,15 @@ def _call(state: Any, title: str) -> tuple[str, str]:
             skills_required=skills[:1],
             skills_optional=skills[1:2],
             languages=["en", "sv"],
+            languages_all=True,
             visibility="public",
             starts=date(2027, 6, 1),
             ends=date(2027, 6, 21),
             deadline=date(2027, 5, 1),
             compensation="EUR 400 a day",
         )
-        call = call_service.create_call(s, state.ctx, author, data, v)
+        wrote = [CallPhrase(text="festival sound", lang="en", status="unlinked")]
+        call = call_service.create_call(s, state.ctx, author, data, v, wrote)
         s.commit()
         return call.ap_id, call.public_id
 
@@ -212,7 +223,14 @@ def make_examples(make_node: Any) -> dict[str, dict[str, Any]]:
     app = make_node(domain=DOMAIN, dev_mode=False)
     state = app.extensions["coopfed"]
     fed = state.federation_service().coop
-    alice = _member(state, "alice", "Alice Andersson")
+    mixing = "http://data.europa.eu/esco/skill/84bbad5b-6560-440a-89f0-0e61729e80a0"  # live sound
+    words = (
+        ("ljudteknik för festivaler", "sv", None, "unlinked"),
+        ("live mixing", "en", mixing, "proposed"),
+    )
+    alice = _member(
+        state, "alice", "Alice Andersson", words, language_pairs=[("sv", "en"), ("en", "sv")]
+    )
     _member(state, "bea", "Bea Berg")
     _followers(state, alice)
     _edit_profile(state, "alice")
