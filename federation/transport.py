@@ -120,6 +120,13 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return context
 
 
+# Kept-alive connections per host: as many as the delivery worker POSTs at once
+# (federation.delivery, 32), so a fan-out to one busy host reuses its TLS connections instead of
+# discarding them ("Connection pool is full", seen in bench/soak.py) and handshaking again.
+POOL_PER_HOST = 32
+POOL_HOSTS = 64  # hosts whose pools stay open between batches
+
+
 class _Adapter(HTTPAdapter):
     """Our one TLS context on every connection; with ``guard``, connections also refuse
     non-public peers after connect (see module doc). requests uses a pool manager's own
@@ -128,7 +135,7 @@ class _Adapter(HTTPAdapter):
     def __init__(self, *, guard: bool, ssl_context: ssl.SSLContext) -> None:
         self._guard = guard
         self._ssl_context = ssl_context
-        super().__init__()
+        super().__init__(pool_connections=POOL_HOSTS, pool_maxsize=POOL_PER_HOST)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._ssl_context
