@@ -276,6 +276,26 @@ def import_esco(
     return loader.report
 
 
+_LAST_LINKER_LOCK = threading.Lock()
+_last_linker: tuple[tuple[tuple[Label, ...], tuple[tuple[str, str], ...]], Linker] | None = None
+
+
+def shared_linker(labels: list[Label], kinds: dict[str, str]) -> Linker:
+    """A :class:`Linker` for ``labels`` and ``kinds``: the one built last in this process when
+    they are the same (a revision bump that changed no label; several nodes of one vocabulary
+    in a process, as in tests and the demo), else a new one. Building costs seconds and
+    tens of MB; comparing the inputs costs milliseconds. A Linker is read-only once built."""
+    global _last_linker
+    key = (tuple(labels), tuple(sorted(kinds.items())))
+    with _LAST_LINKER_LOCK:
+        if _last_linker is not None and _last_linker[0] == key:
+            return _last_linker[1]
+    linker = Linker(labels, kinds)
+    with _LAST_LINKER_LOCK:
+        _last_linker = (key, linker)
+    return linker
+
+
 class Vocabulary:
     """A read-only snapshot of concepts and labels for display and linking."""
 
@@ -296,7 +316,7 @@ class Vocabulary:
         self.codes = codes
         self.groups = groups
         self._preferred = preferred
-        self.linker = Linker(labels, kinds)
+        self.linker = shared_linker(labels, kinds)
 
     def __contains__(self, iri: object) -> bool:
         return iri in self.kinds
