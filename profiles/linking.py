@@ -438,6 +438,27 @@ class Linker:
                 best[label.iri] = (key, idx, score)
             else:
                 runner_up[label.iri] = max(runner_up.get(label.iri, 0.0), score)
+        best = self._reorder(best, runner_up, text, lang)
+        ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
+        out = []
+        for iri, (_key, idx, score) in ranked:
+            label = self._labels[idx]
+            exact = float(scores[idx]) >= 1.0
+            shown = (1.0 if label.lang == lang or lang is None else 0.99) if exact else score
+            out.append(
+                LinkSuggestion(iri, min(shown, 1.0 if exact else 0.98), label.text, label.lang)
+            )
+        return lang, out
+
+    def _reorder(
+        self,
+        best: dict[str, tuple[tuple[float, ...], int, float]],
+        runner_up: dict[str, float],
+        text: str,
+        lang: str | None,
+    ) -> dict[str, tuple[tuple[float, ...], int, float]]:
+        """The candidates' sort keys adjusted for evidence beyond their best label (order
+        only: the score shown stays the best label's)."""
         if SECOND_LABEL_WEIGHT:
             # A synonym the vocabulary lacks usually shares words with several labels of the
             # right concept and with one label of a wrong one: the second-best label of a
@@ -455,16 +476,7 @@ class Linker:
                     iri: ((k[0] - COVERAGE_WEIGHT * self._coverage(q_units, iri), *k[1:]), i, sc)
                     for iri, (k, i, sc) in best.items()
                 }
-        ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
-        out = []
-        for iri, (_key, idx, score) in ranked:
-            label = self._labels[idx]
-            exact = float(scores[idx]) >= 1.0
-            shown = (1.0 if label.lang == lang or lang is None else 0.99) if exact else score
-            out.append(
-                LinkSuggestion(iri, min(shown, 1.0 if exact else 0.98), label.text, label.lang)
-            )
-        return lang, out
+        return best
 
     def _coverage(self, q_units: frozenset[str], iri: str) -> float:
         """Share of the query's units that some label of concept ``iri`` has too, each unit

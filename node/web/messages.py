@@ -65,6 +65,7 @@ def _exact() -> dict[str, str]:
     }
 
 
+# size: a table, one entry per message a domain error may carry; split, it would hide entries
 def _patterns() -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
     return [
         (
