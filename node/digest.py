@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 import matchmaking as mm
@@ -157,22 +157,20 @@ def _drop_acted_on(
 ) -> None:
     """Remove, in place, each (call, member) pair where the member already responded to the
     call or was invited to it: they know the call, and an email telling them it "fits" reads
-    as if we had not noticed. One query each for the run's calls, not one per pair."""
+    as if we had not noticed. One query for the run's calls, not one per pair."""
     ids = {c.id: c.ap_id for c in calls}
     by_member_id = {m.id: key for key, m in members.items()}
-    known: set[tuple[str, str]] = set()
-    for call_id, member_id in session.execute(
-        select(Response.call_id, Response.responder_id).where(
-            Response.call_id.in_(list(ids)), Response.responder_id.is_not(None)
-        )
-    ).all():
-        if member_id in by_member_id:
-            known.add((ids[call_id], by_member_id[member_id]))
-    for call_id, member_id in session.execute(
-        select(Invitation.call_id, Invitation.invitee_id).where(Invitation.call_id.in_(list(ids)))
-    ).all():
-        if member_id in by_member_id:
-            known.add((ids[call_id], by_member_id[member_id]))
+    responded = select(Response.call_id, Response.responder_id).where(
+        Response.call_id.in_(list(ids)), Response.responder_id.is_not(None)
+    )
+    invited = select(Invitation.call_id, Invitation.invitee_id).where(
+        Invitation.call_id.in_(list(ids))
+    )
+    known = {
+        (ids[call_id], by_member_id[member_id])
+        for call_id, member_id in session.execute(union_all(responded, invited)).all()
+        if member_id in by_member_id
+    }
     for call_key, suggestions in ranked.items():
         ranked[call_key] = [s for s in suggestions if (call_key, s.key) not in known]
 
