@@ -529,6 +529,16 @@ def integrity(engine: Engine, world: FakeFediverse, accepted_ids: list[str]) -> 
     ]
 
 
+def _json_field(line: str, field: str) -> str | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        value = json.loads(line).get(field)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
 def log_counts(folder: Path, names: list[str]) -> list[str]:
     """What the processes logged about the faults (JSON logs, one event a line), and the last
     line of every traceback (the exception), counted."""
@@ -545,7 +555,16 @@ def log_counts(folder: Path, names: list[str]) -> list[str]:
            for label, w in words.items()]  # fmt: skip
     errors: Counter[str] = Counter()
     for name, t in text.items():
-        for found in re.finditer(r"Traceback \(most recent call last\):.*?\n(\S[^\n]*)", t, re.S):
+        for line in t.splitlines():
+            # JSON logs carry a traceback in "exc"; the last line of it names the exception.
+            exc = _json_field(line, "exc")
+            if exc:
+                named = [x for x in exc.splitlines() if re.match(r"[A-Za-z_][\w.]*: ", x)]
+                named = [x for x in named if not x.startswith("DETAIL")]
+                errors[f"{name}: {(named or exc.splitlines() or [''])[-1][:300]}"] += 1
+        plain = "\n".join(line for line in t.splitlines() if not line.startswith("{"))
+        traceback = r"Traceback \(most recent call last\):.*?\n(\S[^\n]*)"
+        for found in re.finditer(traceback, plain, re.S):
             errors[f"{name}: {found.group(1)[:300]}"] += 1
     out.append(f"- tracebacks: {sum(errors.values()) or 'none'}")
     out += [f"  - {n} x {line}" for line, n in errors.most_common()]

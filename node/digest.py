@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 import matchmaking as mm
@@ -68,6 +69,16 @@ def _watermark(session: Session, key: str) -> datetime | None:
     # FOR UPDATE (PostgreSQL): two worker processes never send the same period's digest twice;
     # the second waits for the first's commit and then sees the moved watermark.
     meta = session.get(NodeMeta, key, with_for_update=True)
+    if meta is None:
+        # First run: two worker processes may both get here, and both INSERTing the row made
+        # the second fail (unique key). The row is created in a savepoint; the loser of that
+        # race only loses its savepoint, then both lock the one row.
+        try:
+            with session.begin_nested():
+                session.add(NodeMeta(key=key, value=""))
+        except IntegrityError:
+            pass
+        meta = session.get(NodeMeta, key, with_for_update=True, populate_existing=True)
     if meta is None or not meta.value:
         return None
     return datetime.fromisoformat(meta.value)

@@ -243,3 +243,37 @@ def test_every_notification_email_renders_in_all_seven_languages(make_node):
         for lang, found in subjects.items():
             assert not found & english, (lang, found & english)  # translated, every one
         s.rollback()
+
+
+def test_two_workers_starting_the_watermark_together_do_not_collide(make_node):
+    """Two `coopfed worker` processes' first run: the second used to INSERT the same
+    node_meta row and fail on its unique key (seen in the soak). It now waits for the first
+    and reads its watermark."""
+    import threading
+
+    import pytest
+
+    from node.digest import _set_watermark, _watermark
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL only: row locks (runs in the PostgreSQL pass)")
+    state = make_node().extensions["coopfed"]
+    now = utcnow()
+    got: list[object] = []
+    with state.session() as first:
+        assert _watermark(first, "collab.race_at") is None  # the row exists now, uncommitted
+
+        def second() -> None:
+            with state.session() as other:
+                got.append(_watermark(other, "collab.race_at"))  # waits for the first
+                other.commit()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # blocked on the first one's row
+        _set_watermark(first, "collab.race_at", now)
+        first.commit()
+    thread.join(10)
+    assert got == [now]
