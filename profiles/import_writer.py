@@ -71,6 +71,12 @@ class MemberLine:
     invalid: str = ""
     said: list[tuple[str, Phrase]] = field(default_factory=list)
 
+    def data(self) -> member_service.ProfileData:
+        """The checked profile of an accepted line."""
+        if self.profile is None:
+            raise ValueError(f"line {self.number} has no checked profile")
+        return self.profile
+
 
 class MemberWriter:
     """Stores parsed member lines a batch at a time: one flush, one phrase ``executemany`` and
@@ -114,8 +120,7 @@ class MemberWriter:
             coop_name=self.ctx.name,
             name=line.username,
         )
-        assert line.profile is not None
-        member_service.apply_profile(member, line.profile)
+        member_service.new_profile(member, line.data())
         return member
 
     def _write(self, lines: list[MemberLine]) -> None:
@@ -124,6 +129,9 @@ class MemberWriter:
         members = [self._member(line) for line in lines]
         self.session.add_all(members)
         self.session.flush()
+        member_service.insert_new_profiles(
+            self.session, [(m.id, ln.data()) for m, ln in zip(members, lines, strict=True)]
+        )
         # Core executemany, not an ORM object per phrase: 10,000 members type ~40,000.
         rows = [
             row for m, ln in zip(members, lines, strict=True) for row in phrase_rows(m.id, ln.said)
