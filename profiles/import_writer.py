@@ -138,6 +138,7 @@ class MemberWriter:
         ]
         if rows:
             self.session.execute(insert(MemberPhrase), rows)
+        events.emit(self.session, events.MEMBERS_ADDED, members)
         for member in members:
             events.emit(self.session, events.MEMBER_SAVED, member)
 

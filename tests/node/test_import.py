@@ -9,6 +9,7 @@ import json
 
 from sqlalchemy import func, select
 
+from federation.models import Delivery, Follower, OutboxActivity
 from profiles import importers
 from profiles.models import Call, Member, MemberConcept, MemberPhrase
 from profiles.vocabulary import load_curated_file
@@ -214,6 +215,38 @@ def test_a_line_the_database_refuses_is_lost_alone_and_reported(make_node):
         ]
         assert [lang.code for lang in stored["dan"].languages] == ["de"]
         assert stored["dan"].email == "carl@example.se"
+
+
+def test_imported_members_are_published_to_their_followers_only(make_node):
+    # A batch asks once which new members have followers or a published record; a fediverse
+    # account that already follows the actor id "eva" takes (say from before a rename) gets her
+    # Update, and "fred", whom nobody follows on a node without partners, queues nothing.
+    app = make_node()
+    state = app.extensions["coopfed"]
+    eva = state.ctx.member_iri("eva")
+    with state.session() as s:
+        s.add(
+            Follower(
+                local_actor=eva,
+                follower="https://masto.test/users/x",
+                follower_inbox="https://masto.test/users/x/inbox",
+                shared_inbox="https://masto.test/inbox",
+                accepted=True,
+            )
+        )
+        s.commit()
+    lines = [
+        member(username=name, email=f"{name}@example.se", visibility="public")
+        for name in ("eva", "fred")
+    ]
+    assert run(app, "members", lines).stored == 2
+    with state.session() as s:
+        sent = s.execute(
+            select(OutboxActivity.actor, OutboxActivity.type, Delivery.inbox_url).join(
+                Delivery, Delivery.activity_id == OutboxActivity.id
+            )
+        ).all()
+    assert [tuple(row) for row in sent] == [(eva, "Update", "https://masto.test/inbox")]
 
 
 def test_a_generated_file_with_one_bad_line_imports_every_other_line(make_node, tmp_path, capsys):
