@@ -299,8 +299,8 @@ def insert_new_profiles(session: Session, profiles: Sequence[tuple[int, ProfileD
         for name, model in _CHILDREN:
             by_model.setdefault(model, []).extend({**r, "member_id": member_id} for r in rows[name])
     for model, table_rows in by_model.items():
-        if table_rows:
-            session.execute(insert(model), table_rows)
+        if table_rows:  # Core on the table: the ORM's bulk path costs twice as much per row
+            session.execute(insert(model.__table__), table_rows)
 
 
 def update_profile(
