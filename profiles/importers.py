@@ -49,8 +49,10 @@ federation use): they cannot sign in until they accept an invitation
 (``coopfed member invite --all-pending``, :mod:`profiles.invitations`) or an administrator sets
 one with ``coopfed member passwd USERNAME``.
 
-The importer commits every ``batch_size`` lines and runs each line in a SAVEPOINT, so a line
-that fails in the database is rolled back alone.
+The importer commits every ``batch_size`` lines. Calls are written one SAVEPOINT per line;
+members a batch at a time (:class:`profiles.import_writer.MemberWriter`: one flush and one
+insert per table), and a batch the database refuses is written again line by line. Either
+way a line that fails in the database is rolled back alone and reported with its number.
 """
 
 from __future__ import annotations
