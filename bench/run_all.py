@@ -27,6 +27,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_match_quality.py": ([], []),
     "bench_callpage.py": (["--members", "2000", "--requests", "100"], []),
     "bench_mail.py": (["--quick"], []),
+    "bench_import.py": (["--members", "2000"], []),
     "bench_scale.py": (["--sizes", "20000,50000", "--calls", "50", "--nprobe", "4,16"], []),
 }
 SLOW = {"bench_scale.py"}  # full size only with --scale

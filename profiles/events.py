@@ -17,6 +17,10 @@ Listener = Callable[[Session, str, Any], None]
 
 # Event names
 MEMBER_SAVED = "member_saved"
+# A hint, with a list of new local members (flushed) whose MEMBER_SAVED follow in the same
+# transaction: a listener may read at once what it would otherwise query per member (a bulk
+# import sends one per batch). Listeners that need nothing ignore it.
+MEMBERS_ADDED = "members_added"
 MEMBER_DELETED = "member_deleted"
 CALL_SAVED = "call_saved"
 CALL_DELETED = "call_deleted"

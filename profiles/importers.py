@@ -49,8 +49,10 @@ federation use): they cannot sign in until they accept an invitation
 (``coopfed member invite --all-pending``, :mod:`profiles.invitations`) or an administrator sets
 one with ``coopfed member passwd USERNAME``.
 
-The importer commits every ``batch_size`` lines and runs each line in a SAVEPOINT, so a line
-that fails in the database is rolled back alone.
+The importer commits every ``batch_size`` lines. Calls are written one SAVEPOINT per line;
+members a batch at a time (:class:`profiles.import_writer.MemberWriter`: one flush and one
+insert per table), and a batch the database refuses is written again line by line. Either
+way a line that fails in the database is rolled back alone and reported with its number.
 """
 
 from __future__ import annotations
@@ -63,15 +65,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from profiles import calls as call_service
-from profiles import events, validation
 from profiles import members as member_service
+from profiles import validation
 from profiles.context import NodeContext
-from profiles.errors import DomainError, ValidationError
+from profiles.errors import DomainError
 from profiles.fields import (
     CALL_IMPORT_FIELDS,
     MEMBER_IMPORT_FIELDS,
@@ -80,8 +82,9 @@ from profiles.fields import (
     language_pairs,
     max_length,
 )
+from profiles.import_writer import MemberLine, MemberWriter, ensure_transaction, reason
 from profiles.linking import normalise
-from profiles.models import Call, CallPhrase, ConceptLabel, Member, MemberPhrase
+from profiles.models import Call, CallPhrase, ConceptLabel, Member
 from profiles.understanding import LINKED, PROPOSED, Phrase, understand
 from profiles.visibility import DEFAULT_CALL, DEFAULT_PROFILE
 from profiles.vocabulary import Vocabulary
@@ -385,19 +388,6 @@ def _call_data(p: _Parser, data: dict[str, Any]) -> tuple[str, call_service.Call
     )
 
 
-def _ensure_transaction(session: Session) -> None:
-    """pysqlite opens a transaction only before DML, so a SAVEPOINT issued first would become
-    the outermost transaction and its RELEASE a commit per line (slow, and not what we mean).
-    Open the real transaction explicitly. See
-    https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
-    """
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.dbapi_connection
-        if raw is not None and not raw.in_transaction:
-            conn.exec_driver_sql("BEGIN")
-
-
 def _run(
     session: Session,
     lines: Iterable[bytes | str],
@@ -412,14 +402,14 @@ def _run(
         if not raw.strip():
             continue
         if pending == 0:
-            _ensure_transaction(session)
+            ensure_transaction(session)
         savepoint = session.begin_nested()
         try:
             handle(raw)
             savepoint.commit()
         except (LineError, DomainError, IntegrityError) as exc:
             savepoint.rollback()
-            result.skipped.append((number, _reason(exc)))
+            result.skipped.append((number, reason(exc)))
             continue
         result.stored += 1
         pending += 1
@@ -428,29 +418,6 @@ def _run(
             pending = 0
     session.commit()
     result.seconds = time.perf_counter() - started
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, IntegrityError):
-        return f"rejected by the database ({exc.orig})"
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
-    return str(exc)
-
-
-def _phrase_rows(member_id: int, said: list[tuple[str, Phrase]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "member_id": member_id,
-            "position": i,
-            "kind": ph.kind or ("occupation" if key == "occupations" else "skill"),
-            "text": ph.text[:255],
-            "lang": ph.lang,
-            "concept_iri": ph.iri,
-            "status": ph.status,
-        }
-        for i, (key, ph) in enumerate(said)
-    ]
 
 
 def call_phrases(said: list[tuple[str, Phrase]]) -> list[CallPhrase]:
@@ -468,6 +435,20 @@ def call_phrases(said: list[tuple[str, Phrase]]) -> list[CallPhrase]:
     ]
 
 
+def _parse_member(parser: _Parser, vocab: Vocabulary, number: int, raw: bytes | str) -> MemberLine:
+    parser.take_phrases()  # a failed line leaves nothing behind
+    try:
+        username, email, profile = _member_profile(parser, parser.obj(raw, MEMBER_FIELDS))
+    except LineError as exc:
+        return MemberLine(number, error=str(exc))
+    line = MemberLine(number, username=username, email=email, said=parser.take_phrases())
+    try:
+        line.profile = member_service.validate_profile(profile, vocab)
+    except DomainError as exc:
+        line.invalid = reason(exc)
+    return line
+
+
 def import_members(
     session: Session,
     ctx: NodeContext,
@@ -478,52 +459,25 @@ def import_members(
 ) -> ImportResult:
     """Create one local member per line of ``members.jsonl`` (format in the module docstring).
 
-    Commits every ``batch_size`` stored lines and at the end. Never raises for a bad line: it
-    is listed in ``result.skipped`` with its 1-based line number.
+    Commits every ``batch_size`` lines and at the end. Never raises for a bad line: it is
+    listed in ``result.skipped`` with its 1-based line number.
     """
     result = ImportResult("members")
     parser = _Parser(vocab, result, session)
-    # One query each instead of two per line (create_member's own checks then always pass).
-    usernames = set(session.scalars(select(Member.username).where(Member.node == ctx.domain)))
-    emails = set(
-        session.scalars(select(Member.email).where(Member.local, Member.email.is_not(None)))
-    )
-
-    def handle(raw: bytes | str) -> None:
-        parser.take_phrases()  # a failed line leaves nothing behind
-        username, email, profile = _member_profile(parser, parser.obj(raw, MEMBER_FIELDS))
-        if username in usernames:
-            raise LineError(f"duplicate username {username!r}")
-        if email and email in emails:
-            raise LineError(f"duplicate e-mail {email!r}")
-        # What create_member does, minus its two uniqueness queries per line (checked above
-        # against sets loaded once) and minus a password: 10,000 lines stay well under a minute.
-        member = Member(
-            ap_id=ctx.member_iri(username),
-            local=True,
-            node=ctx.domain,
-            username=username,
-            email=email,
-            password_hash=None,
-            is_admin=False,
-            coop_name=ctx.name,
-            name=username,
-        )
-        member_service.apply_profile(member, member_service.validate_profile(profile, vocab))
-        # No keys here (~40 ms each): the worker makes them in batches (profiles.member_keys).
-        said = parser.take_phrases()
-        session.add(member)
-        session.flush()
-        if said:
-            # One Core executemany, not an ORM object per phrase: 10,000 members type ~40,000.
-            session.execute(insert(MemberPhrase), _phrase_rows(member.id, said))
-        events.emit(session, events.MEMBER_SAVED, member)
-        usernames.add(username)
-        if email:
-            emails.add(email)
-        result.without_password += 1
-
-    _run(session, lines, result, handle, batch_size)
+    writer = MemberWriter(session, ctx, result)
+    started = time.perf_counter()
+    batch: list[MemberLine] = []
+    for number, raw in enumerate(lines, 1):
+        result.lines = number
+        if not raw.strip():
+            continue
+        batch.append(_parse_member(parser, vocab, number, raw))
+        if len(batch) >= batch_size:
+            writer.store(batch)
+            batch = []
+    writer.store(batch)
+    session.commit()
+    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from federation.db import utcnow
@@ -232,8 +232,7 @@ def create_member(
     return member
 
 
-def apply_profile(member: Member, data: ProfileData) -> None:
-    """Write already-validated data onto the member (replacing lists)."""
+def _apply_fields(member: Member, data: ProfileData) -> None:
     member.name = data.name or member.username
     member.summary = data.summary
     member.country = data.country
@@ -241,22 +240,67 @@ def apply_profile(member: Member, data: ProfileData) -> None:
     member.remote = data.remote
     member.visibility = data.visibility
     member.language_pairs = pairs_text(data.language_pairs)
+
+
+# A profile's child rows: (relationship of Member, model), in the order the unit of work
+# inserts them, so that a bulk insert (insert_new_profiles) gives the rows the same order.
+_CHILDREN: tuple[tuple[str, type[Any]], ...] = (
+    ("languages", MemberLanguage),
+    ("skills", MemberConcept),
+    ("occupations", MemberConcept),
+    ("availability", AvailabilityRange),
+    ("links", PortfolioLink),
+)
+
+
+def _child_rows(data: ProfileData) -> dict[str, list[dict[str, Any]]]:
+    """The child rows of ``data`` per relationship of :data:`_CHILDREN` (no ``member_id``)."""
+    return {
+        "languages": [{"code": c, "level": lv} for c, lv in data.languages],
+        "skills": [{"concept_iri": i, "kind": "skill"} for i in data.skills],
+        "occupations": [{"concept_iri": i, "kind": "occupation"} for i in data.occupations],
+        "availability": [{"start": s, "end": e} for s, e in data.availability],
+        "links": [{"url": u, "title": t, "position": n} for n, (u, t) in enumerate(data.links)],
+    }
+
+
+def apply_profile(member: Member, data: ProfileData) -> None:
+    """Write already-validated data onto the member (replacing lists)."""
+    _apply_fields(member, data)
     session = object_session(member)
     if member.id is not None and session is not None:
         # Rows are unique per (member, code/concept): delete the old rows before inserting the
         # new ones, or a kept entry collides with itself (the unit of work inserts first).
         member.languages, member.occupations, member.skills = [], [], []
         session.flush()
-    member.languages = [MemberLanguage(code=c, level=lv) for c, lv in data.languages]
-    member.occupations = [MemberConcept(concept_iri=i, kind="occupation") for i in data.occupations]
-    member.skills = [MemberConcept(concept_iri=i, kind="skill") for i in data.skills]
-    member.availability = [AvailabilityRange(start=s, end=e) for s, e in data.availability]
-    member.links = [
-        PortfolioLink(url=u, title=t, position=n) for n, (u, t) in enumerate(data.links)
-    ]
+    rows = _child_rows(data)
+    for name, model in _CHILDREN:
+        setattr(member, name, [model(**row) for row in rows[name]])
     # Child rows alone do not fire onupdate: stamp the member so other processes' match
     # indexes (which refresh by updated_at) see a skills-only edit.
     member.updated_at = utcnow()
+
+
+def new_profile(member: Member, data: ProfileData) -> None:
+    """:func:`apply_profile` for a member not yet flushed, whose child rows a bulk import
+    inserts afterwards with :func:`insert_new_profiles` (its lists are then loaded on use)."""
+    _apply_fields(member, data)
+    member.updated_at = utcnow()
+
+
+def insert_new_profiles(session: Session, profiles: Sequence[tuple[int, ProfileData]]) -> None:
+    """Insert the child rows of new members ``(member id, validated data)`` set up with
+    :func:`new_profile` and flushed: one executemany per table instead of an ORM object per
+    row (10,000 imported members have ~100,000), same rows in the same order as
+    :func:`apply_profile` would give."""
+    by_model: dict[type[Any], list[dict[str, Any]]] = {}
+    for member_id, data in profiles:
+        rows = _child_rows(data)
+        for name, model in _CHILDREN:
+            by_model.setdefault(model, []).extend({**r, "member_id": member_id} for r in rows[name])
+    for model, table_rows in by_model.items():
+        if table_rows:  # Core on the table: the ORM's bulk path costs twice as much per row
+            session.execute(insert(model.__table__), table_rows)
 
 
 def update_profile(

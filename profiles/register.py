@@ -47,15 +47,13 @@ from profiles import members as member_service
 from profiles.context import NodeContext
 from profiles.errors import DomainError
 from profiles.fields import MEMBER_IMPORT_FIELDS, ProfileData, pairs_from_text
+from profiles.import_writer import ensure_transaction, phrase_rows, reason
 from profiles.importers import (
     MAX_LINE_BYTES,
     ImportResult,
     LineError,
-    _ensure_transaction,
     _member_profile,
     _Parser,
-    _phrase_rows,
-    _reason,
 )
 from profiles.models import AvailabilityRange, Member, MemberConcept, MemberLanguage, MemberPhrase
 from profiles.vocabulary import Vocabulary
@@ -333,7 +331,7 @@ class _Sync:
         self.session.add(member)
         self.session.flush()
         if self.said:
-            self.session.execute(insert(MemberPhrase), _phrase_rows(member.id, self.said))
+            self.session.execute(insert(MemberPhrase), phrase_rows(member.id, self.said))
         events.emit(self.session, events.MEMBER_SAVED, member)
         known = _Known(member.id, username, email, ref, None, False, clean)
         self.known[member.id] = self.by_name[username] = known
@@ -381,7 +379,7 @@ class _Sync:
         if "skills" in data or "occupations" in data:  # the register's words replace the old
             self.session.execute(delete(MemberPhrase).where(MemberPhrase.member_id == member.id))
             if self.said:
-                self.session.execute(insert(MemberPhrase), _phrase_rows(member.id, self.said))
+                self.session.execute(insert(MemberPhrase), phrase_rows(member.id, self.said))
         self.session.flush()
         events.emit(self.session, events.MEMBER_SAVED, member)
         if known.email and known.email != new_email:
@@ -430,7 +428,7 @@ def sync_members(
     sync = _Sync(session, ctx, vocab, result)
     rows = csv_rows(lines) if fmt == "csv" else jsonl_rows(lines)
     pending = 0
-    _ensure_transaction(session)
+    ensure_transaction(session)
     for number, data in rows:
         result.lines = number
         if isinstance(data, LineError):
@@ -442,13 +440,13 @@ def sync_members(
             savepoint.commit()
         except (LineError, DomainError, IntegrityError, ValueError) as exc:
             savepoint.rollback()
-            result.skipped.append((number, _reason(exc)))
+            result.skipped.append((number, reason(exc)))
             continue
         result.stored += 1
         pending += 1
         if pending >= batch_size and not dry_run:
             session.commit()
-            _ensure_transaction(session)
+            ensure_transaction(session)
             pending = 0
     if deactivate_missing:
         sync.deactivate_missing()
