@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: all install translations test pytest lint typecheck demo bench soak clean fedify-peer
+.PHONY: all install translations test pytest lint typecheck demo bench soak clean fedify-peer label-vectors
 
 all: test
 
@@ -52,6 +52,11 @@ bench: install
 # database restart; checks nothing was lost or sent twice. Report: bench/results/soak-*.md.
 soak: install translations
 	$(UV) run --frozen python bench/soak.py --seconds 600 --restart-postgres
+
+# After editing profiles/data/vocabulary.json: the text vectors of its labels (a few minutes on
+# one core; tests/profiles/test_text_model.py fails until they are rebuilt).
+label-vectors: install
+	$(UV) run --frozen python -m profiles.text_model
 
 clean:
 	rm -rf .venv demo-data .pytest_cache .mypy_cache .ruff_cache tests/interop/fedify/node_modules

@@ -32,7 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from freetext import NOISE_KINDS, noisy  # noqa: E402
 
 from profiles.linking import AUTO_LINK_MIN_SCORE, LANGUAGES, Label, Linker, normalise  # noqa: E402
+from profiles.text_model import LabelVectors, shipped_vectors  # noqa: E402
 from profiles.vocabulary import load_curated_file  # noqa: E402
+
+# The shipped label vectors (text similarity, profiles.text_model), or None with --words-only.
+VECTORS: LabelVectors | None = None
 
 Concept = dict[str, Any]
 
@@ -155,7 +159,7 @@ def english_only_linkers(
 def english_only_linker(split: Split, fold: set[str]) -> Linker:
     """``split``'s linker, except that the concepts in ``fold`` keep only English labels."""
     labels = [lab for lab in split.labels if lab.iri not in fold or lab.lang == "en"]
-    return Linker(labels, split.kinds)
+    return Linker(labels, split.kinds, VECTORS)
 
 
 def crosslingual(
@@ -203,7 +207,8 @@ def unknown_concepts(
         if c["iri"] in gone
         for lang, names in c["labels"].items()
     ]
-    return Linker(all_labels(kept), {c["iri"]: c["kind"] for c in concepts}), queries
+    kinds = {c["iri"]: c["kind"] for c in concepts}
+    return Linker(all_labels(kept), kinds, VECTORS), queries
 
 
 def _fmt(stats: Stats) -> str:
@@ -215,17 +220,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--share", type=float, default=0.2, help="share of alt labels held aside")
+    ap.add_argument("--words-only", action="store_true", help="without text similarity")
     args = ap.parse_args()
+    global VECTORS
+    VECTORS = None if args.words_only else shipped_vectors()
     t0 = time.perf_counter()
     concepts = load_concepts()
     split = hold_aside(concepts, args.seed, args.share)
-    linker = Linker(split.labels, split.kinds)
+    linker = Linker(split.labels, split.kinds, VECTORS)
     noisy_q = noisy_queries(concepts, args.seed)
     queries = split.held + noisy_q
     print(
         f"curated vocabulary: {len(concepts)} concepts; linker built on {len(split.labels)} "
         f"labels, {len(split.held)} alt labels held aside (seed {args.seed}, share {args.share}); "
-        f"{len(noisy_q)} noisy variants of preferred labels"
+        f"{len(noisy_q)} noisy variants of preferred labels; text similarity: "
+        f"{'off' if VECTORS is None else 'on'}"
     )
 
     by_lang = accuracy(linker, queries, lambda q: (q.variant == "alt", q.lang))

@@ -26,7 +26,9 @@ import numpy as np
 import snowballstemmer
 from scipy import sparse
 
+from profiles import text_model
 from profiles.languages import UI_LANGUAGES
+from profiles.linking_meaning import SURE_SCORE, MeaningRanker
 
 # The languages the linker knows labels in: the UI languages (profiles.languages).
 LANGUAGES = UI_LANGUAGES
@@ -209,7 +211,9 @@ def one_edit_apart(a: str, b: str) -> bool:
 def confidence(text: str, found: Sequence[LinkSuggestion]) -> str:
     """ "link" (sure enough to link), "propose" (ask the member) or "none", from the best two
     suggestions of one query ``text``."""
-    if not found or found[0].score < PROPOSE_MIN_SCORE:
+    # The first may be there by meaning (profiles.linking_meaning) with a low word score:
+    # it is proposed when the words found something close among the first three.
+    if not found or max(f.score for f in found[:3]) < PROPOSE_MIN_SCORE:
         return "none"
     # One typo away from the label: typos of labels link right 99.5 % of the time at any
     # score (bench_linking.py), unknown synonyms in the same score band only 62 %.
@@ -231,9 +235,21 @@ def confidence(text: str, found: Sequence[LinkSuggestion]) -> str:
 class Linker:
     """An immutable, thread-safe index of labels. Build once per vocabulary revision."""
 
-    def __init__(self, labels: Iterable[Label], kinds: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        labels: Iterable[Label],
+        kinds: dict[str, str] | None = None,
+        vectors: text_model.LabelVectors | None = None,
+    ) -> None:
+        """``vectors``: the labels' text vectors (:mod:`profiles.text_model`); without them,
+        or with text similarity off, linking is by words alone."""
         self._labels: list[Label] = list(labels)
         self._kinds = kinds or {}
+        self._meaning = (
+            MeaningRanker(self._labels, self._kinds, vectors) if vectors is not None else None
+        )
+        if self._meaning is not None and not self._meaning.active:
+            self._meaning = None
         self._exact: dict[str, list[int]] = defaultdict(list)
         columns: dict[str, int] = {}
         rows: list[int] = []
@@ -439,6 +455,8 @@ class Linker:
             else:
                 runner_up[label.iri] = max(runner_up.get(label.iri, 0.0), score)
         best = self._reorder(best, runner_up, text, lang)
+        if self._meaning is not None and not self._words_conclusive(best, text):
+            best = self._meaning.rerank(best, text, lang, kind, scores)
         ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
         out = []
         for iri, (_key, idx, score) in ranked:
@@ -449,6 +467,19 @@ class Linker:
                 LinkSuggestion(iri, min(shown, 1.0 if exact else 0.98), label.text, label.lang)
             )
         return lang, out
+
+    def _words_conclusive(
+        self, best: dict[str, tuple[tuple[float, ...], int, float]], text: str
+    ) -> bool:
+        """The words decide alone when a label scores at least :data:`SURE_SCORE` or the best
+        label is one typo away from the text (a typo is not a synonym: meaning would only
+        blur it; bench_linking.py: typos 0.969 -> 0.98 with this rule)."""
+        if not best:
+            return False
+        if max(v[2] for v in best.values()) >= SURE_SCORE:
+            return True
+        first = min(best.values(), key=lambda v: v[0])
+        return one_edit_apart(normalise(text), normalise(self._labels[first[1]].text))
 
     def _reorder(
         self,

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from profiles import text_model
 from profiles.linking import LANGUAGES, Label, Linker
 from profiles.models import Concept, ConceptLabel, ConceptRelation, NodeMeta
 
@@ -290,7 +291,9 @@ def shared_linker(labels: list[Label], kinds: dict[str, str]) -> Linker:
     with _LAST_LINKER_LOCK:
         if _last_linker is not None and _last_linker[0] == key:
             return _last_linker[1]
-    linker = Linker(labels, kinds)
+    # Text similarity knows the shipped vocabulary's labels (profiles.text_model); labels only
+    # an ESCO import brought take part by their words.
+    linker = Linker(labels, kinds, text_model.shipped_vectors())
     with _LAST_LINKER_LOCK:
         _last_linker = (key, linker)
     return linker

@@ -20,7 +20,8 @@ GRANTS = ESCO + "4f22e52e-5714-4de1-88f7-b3cdbb4f184e"
 ACCOUNTING = ESCO + "880c54f9-866e-4f37-b5fa-25ef8a7d49b6"
 VIDEO_EDITING = ESCO + "5ce80f97-b385-4a41-9339-a6593d0709c1"
 GRANT_LINE = "Fördermittelanträge für Creative Europe schreiben"
-CUTTING_LINE = "Schnitt von Dokumentarfilmen"  # the linker only proposes video editing
+CUTTING_LINE = "Schnitt von Dokumentarfilmen"  # the linker only proposes film editing
+FILM_EDITING = ESCO + "9ce52938-fe28-4548-b38d-0c783933e19a"
 
 
 @pytest.fixture
@@ -128,8 +129,10 @@ def test_check_shows_what_was_understood_and_saves_nothing(app, author):
     assert "nicht verstanden" in page
     # Low confidence: proposed, for the author to accept.
     status, values, checked = got[CUTTING_LINE]
-    assert status == "proposed" and values[0] == VIDEO_EDITING and checked is None
-    assert "vielleicht Videoschnitt?" in page
+    # By words "Schnitt" (video editing) scores best; by meaning, film editing comes first.
+    assert status == "proposed" and values[0] == FILM_EDITING and checked is None
+    assert VIDEO_EDITING in values
+    assert "vielleicht Filmschnitt?" in page
 
 
 def test_picked_concepts_are_stored_and_used_by_the_matches(app, author):
@@ -176,7 +179,7 @@ def test_saving_without_checking_stores_every_line_as_the_importer_would(app, au
         assert got == {
             "Buchhaltung": (ACCOUNTING, "linked"),
             GRANT_LINE: (None, "unlinked"),
-            CUTTING_LINE: (VIDEO_EDITING, "proposed"),  # weaker evidence until confirmed
+            CUTTING_LINE: (FILM_EDITING, "proposed"),  # weaker evidence until confirmed
         }
         assert call.required_skills == [ACCOUNTING] and call.optional_skills == []
         public_id = call.public_id
@@ -209,7 +212,7 @@ def test_editing_keeps_the_lines_and_what_was_chosen(app, author):
         assert call.title == "Zweiter Antrag"
         got = {p.text: (p.concept_iri, p.status) for p in call.phrases}
         assert got[GRANT_LINE] == (GRANTS, "linked")
-        assert got[CUTTING_LINE] == (VIDEO_EDITING, "proposed")
+        assert got[CUTTING_LINE] == (FILM_EDITING, "proposed")
         assert set(call.required_skills) == {ACCOUNTING, GRANTS}
     # Deleting a line removes its concept.
     response = author.post(
