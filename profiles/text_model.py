@@ -94,6 +94,14 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+def warm() -> None:
+    """Load the model now (a web or worker process right after it starts, in a thread), so
+    that the first member who writes free text does not wait for it and the process's memory
+    is what it will be."""
+    if enabled():
+        embed(["warm"])
+
+
 class LabelVectors:
     """Vectors of label texts (exact text as key), stored as int8 with a scale per row."""
 

@@ -6,6 +6,7 @@ import re
 import secrets
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,10 @@ def worker(ctx: click.Context, once: bool) -> None:
         return
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     signal.signal(signal.SIGINT, lambda *_: w.stop())
+    from profiles import text_model
+
+    # Remote profiles and calls are linked here too: load the text model now, not mid-job.
+    threading.Thread(target=text_model.warm, name="text-model-warm", daemon=True).start()
     click.echo("worker running; Ctrl-C to stop")
     w.run_forever()
 
