@@ -35,6 +35,16 @@ MEANING_NEW = 10
 Candidates = dict[str, tuple[tuple[float, ...], int, float]]
 
 
+def ranker_for(
+    labels: Sequence[Any], kinds: dict[str, str], vectors: text_model.LabelVectors | None
+) -> MeaningRanker | None:
+    """A ranker for these labels, or None without vectors or with text similarity off."""
+    if vectors is None:
+        return None
+    ranker = MeaningRanker(labels, kinds, vectors)
+    return ranker if ranker.active else None
+
+
 class MeaningRanker:
     """The meaning side of one :class:`profiles.linking.Linker` (same labels, read-only)."""
 
