@@ -256,3 +256,37 @@ def test_unsigned_post_is_refused(nodes) -> None:
     assert r.status_code == 401
     with a.session() as s:
         assert s.scalar(select(InboxItem.id)) is None
+
+
+def test_a_partners_signed_backfill_get_takes_no_write_lock(nodes) -> None:
+    """Once the partner's key is cached (from the partnership on), its signed GETs are checked
+    in the GET's read session. A write session there held SQLite's write lock across the key
+    fetch, and two nodes backfilling from each other each waited for the other's lock."""
+    from sqlalchemy import event
+
+    a, b = nodes(2)
+    add_member(a, "bob", "partners")
+    cli(a, "request", b.domain)
+    pump(a, b)
+    cli(b, "accept", a.domain)
+    pump(a, b)
+    assert partnership(a, b) == "active"
+    with b.session() as s:
+        signer = b.state.federation.coop.keys.signer(s)
+        s.commit()
+    began: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith(("BEGIN IMMEDIATE", "INSERT", "UPDATE")):
+            began.append(statement.split("\n")[0][:80])
+
+    event.listen(a.state.engine, "before_cursor_execute", record)
+    try:
+        _url, _ctype, body = b.state.federation.transport.get(
+            f"{a.base}/actor/members?page=1", accept="application/activity+json", signer=signer
+        )
+    finally:
+        event.remove(a.state.engine, "before_cursor_execute", record)
+    names = {item["preferredUsername"] for item in json.loads(body)["orderedItems"]}
+    assert names == {"bob"}  # partners-only: the signature was checked and recognised
+    assert began == []
