@@ -142,6 +142,15 @@ class RemoteActors:
 
     # -- keys -------------------------------------------------------------------------------
 
+    def cached_key(self, key_id: str) -> PublicKeyInfo | None:
+        """The key ``key_id`` as stored, without fetching anything (None if not stored)."""
+        # On the connection: the ORM execution layer costs more than this indexed lookup, and
+        # every write of this class is flushed when made (nothing pending to autoflush).
+        row = self.session.connection().execute(_KEY_BY_ID, {"key_id": key_id}).first()
+        if row is None or not row.public_pem:
+            return None
+        return PublicKeyInfo(key_id=key_id, owner=row.ap_id, public_pem=row.public_pem)
+
     def key_lookup(self, key_id: str, refresh: bool = False) -> PublicKeyInfo:
         """The public key ``key_id`` for the signature verifier.
 
@@ -152,11 +161,9 @@ class RemoteActors:
         found.
         """
         if not refresh:
-            # On the connection: the ORM execution layer costs more than this indexed lookup,
-            # and every write of this class is flushed when made (nothing pending to autoflush).
-            row = self.session.connection().execute(_KEY_BY_ID, {"key_id": key_id}).first()
-            if row is not None and row.public_pem:
-                return PublicKeyInfo(key_id=key_id, owner=row.ap_id, public_pem=row.public_pem)
+            cached = self.cached_key(key_id)
+            if cached is not None:
+                return cached
         final_url, doc = self.transport.get_json(_strip_fragment(key_id), self.signer)
         doc_id = doc.get("id")
         if "inbox" in doc and doc_id == final_url:
