@@ -42,8 +42,6 @@ def child_exit(server, worker):
 def post_fork(server, worker):
     # The text model (profiles.text_model) loads per process, after the fork (its engine's
     # threads would not survive one): in the background, so the worker takes requests at once.
-    import threading
-
     from profiles import text_model
 
-    threading.Thread(target=text_model.warm, name="text-model-warm", daemon=True).start()
+    text_model.warm_in_background()

@@ -77,29 +77,34 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit vectors (len(texts), DIM) float32 of ``texts`` as search queries ("query: "
     prefix, as e5 wants for short symmetric texts). Cached per process."""
     out = np.zeros((len(texts), DIM), dtype=np.float32)
-    missing = [i for i, t in enumerate(texts) if t not in _cache]
     with _lock:
-        if missing:
-            model = _get_model()
-            fresh = np.asarray(model.query([texts[i] for i in missing]), dtype=np.float32)
-            for row, i in enumerate(missing):
-                _cache[texts[i]] = fresh[row]
-                while len(_cache) > QUERY_CACHE:
-                    _cache.popitem(last=False)
+        missing = []
         for i, t in enumerate(texts):
             vec = _cache.get(t)
-            if vec is None:  # evicted by this very call (more texts than the cache holds)
-                vec = np.asarray(_get_model().query([t]), dtype=np.float32)[0]
-            out[i] = vec
+            if vec is None:
+                missing.append(i)
+            else:
+                out[i] = vec
+        if missing:
+            out[missing] = _get_model().query([texts[i] for i in missing])
+            for i in missing:
+                _cache[texts[i]] = out[i].copy()
+            while len(_cache) > QUERY_CACHE:
+                _cache.popitem(last=False)
     return out
 
 
 def warm() -> None:
-    """Load the model now (a web or worker process right after it starts, in a thread), so
-    that the first member who writes free text does not wait for it and the process's memory
-    is what it will be."""
+    """Load the model now, so that the first member who writes free text does not wait for
+    it and the process's memory is what it will be."""
     if enabled():
         embed(["warm"])
+
+
+def warm_in_background() -> None:
+    """:func:`warm` in a thread: a process right after it starts (a gunicorn web worker after
+    the fork, ``coopfed worker``) takes work at once."""
+    threading.Thread(target=warm, name="text-model-warm", daemon=True).start()
 
 
 class LabelVectors:
@@ -190,17 +195,23 @@ class SemanticIndex:
         return out
 
 
+def curated_label_texts() -> set[str]:
+    """Every label text (preferred and alternative, all languages) of the shipped vocabulary:
+    what ``data/label-vectors.npz`` must cover."""
+    from profiles.vocabulary import load_curated_file
+
+    return {
+        text
+        for concept in load_curated_file()["concepts"]
+        for names in concept["labels"].values()
+        for text in [names["preferred"], *names.get("alt", [])]
+    }
+
+
 def build_shipped(path: Path = SHIPPED) -> int:
     """Embed every label of the shipped vocabulary and write ``path`` (``make
     label-vectors``; minutes on one core). Returns the number of labels."""
-    from profiles.vocabulary import load_curated_file
-
-    texts: set[str] = set()
-    for concept in load_curated_file()["concepts"]:
-        for names in concept["labels"].values():
-            texts.add(names["preferred"])
-            texts.update(names.get("alt", []))
-    ordered = sorted(texts)
+    ordered = sorted(curated_label_texts())
     parts = [embed(ordered[i : i + 256]) for i in range(0, len(ordered), 256)]
     vectors = np.concatenate(parts) if parts else np.zeros((0, DIM), dtype=np.float32)
     LabelVectors.save(path, ordered, vectors)

@@ -6,7 +6,6 @@ import re
 import secrets
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +202,7 @@ def worker(ctx: click.Context, once: bool) -> None:
     from profiles import text_model
 
     # Remote profiles and calls are linked here too: load the text model now, not mid-job.
-    threading.Thread(target=text_model.warm, name="text-model-warm", daemon=True).start()
+    text_model.warm_in_background()
     click.echo("worker running; Ctrl-C to stop")
     w.run_forever()
 
