@@ -14,7 +14,6 @@ beyond writing its rows: parsing, checking, linking free text, domain events.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import tempfile
 import time
@@ -24,11 +23,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gen_members  # noqa: E402
+from bench_node import make_node  # noqa: E402
 from sqlalchemy import Engine, Table, delete, insert, select  # noqa: E402
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
-from node.settings import Settings  # noqa: E402
 from profiles.importers import import_members  # noqa: E402
 from profiles.models import (  # noqa: E402
     AvailabilityRange,
@@ -37,7 +34,6 @@ from profiles.models import (  # noqa: E402
     MemberLanguage,
     MemberPhrase,
 )
-from profiles.vocabulary import load_curated  # noqa: E402
 
 BAR_SECONDS = 30.0
 # Parents first (inserts), children first (deletes).
@@ -66,22 +62,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ["--members", str(args.members), "--calls", "0", "--seed", str(args.seed)]
         + ["--out", str(tmp / "gen"), "--bad-lines", "1"]
     )
-    settings = Settings(
-        instance_path=tmp,
-        domain="smart.test",
-        name="Smart Sverige",
-        secret_key=secrets.token_hex(16),
-        dev_mode=True,
-        worker_in_process=False,
-        database_url=args.database_url,
-    )
-    engine = node_db.make_engine(settings.sqlalchemy_url)
-    node_db.create_all(engine)
-    app = create_app(settings, engine=engine)
-    state = app.extensions["coopfed"]
-    with state.session() as s:
-        load_curated(s)
-        s.commit()
+    state = make_node(tmp, args.database_url)
+    engine = state.engine
     out: dict[str, Any] = {"db": engine.dialect.name}
     with state.session() as s, (tmp / "gen" / "members.jsonl").open("rb") as fh:
         started = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 import tempfile
 import time
@@ -18,11 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
-from node.settings import Settings  # noqa: E402
+from bench_node import make_node  # noqa: E402
+
 from profiles import register  # noqa: E402
-from profiles.vocabulary import load_curated, load_curated_file  # noqa: E402
+from profiles.vocabulary import load_curated_file  # noqa: E402
 
 
 def skill_label() -> str:
@@ -58,22 +56,7 @@ def main() -> int:
     args = ap.parse_args()
     skill = skill_label()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            instance_path=Path(tmp),
-            domain="smart.test",
-            name="Smart Sverige",
-            secret_key=secrets.token_hex(16),
-            dev_mode=True,
-            worker_in_process=False,
-            database_url=args.database_url,
-        )
-        engine = node_db.make_engine(settings.sqlalchemy_url)
-        node_db.create_all(engine)
-        app = create_app(settings, engine=engine)
-        state = app.extensions["coopfed"]
-        with state.session() as s:
-            load_curated(s)
-            s.commit()
+        state = make_node(Path(tmp), args.database_url)
 
         def sync(register_lines: list[str]) -> tuple[register.SyncResult, float]:
             with state.session() as s:
