@@ -155,7 +155,8 @@ def receive(
     except BaseException:
         session.rollback()
         raise
-    session.commit()
+    if session.in_transaction():  # else nothing to commit (the INSERT ran in autocommit)
+        session.commit()
     if keys is not None and verified:
         keys.remember(verified[0])
     return status, message

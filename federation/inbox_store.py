@@ -59,7 +59,13 @@ def store(
         retry.note_host_alive(session, host, received_at, health)
         return 202, "accepted"
     retry.note_host_alive(session, host, received_at, health)
-    options = {} if session.in_transaction() else {"isolation_level": "AUTOCOMMIT"}
-    conn = session.connection(execution_options=options)
-    inserted = conn.execute(insert_statement(session), values).scalar()
+    if session.in_transaction():
+        inserted = session.connection().execute(insert_statement(session), values).scalar()
+    else:
+        # Nothing read or written so far: the INSERT alone, on a pooled connection of its own,
+        # without a Session transaction to begin and end around it (that cost as much CPU as
+        # the statement).
+        with session.get_bind().connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            inserted = conn.execute(insert_statement(session), values).scalar()
     return 202, "accepted" if inserted is not None else "already received"

@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Flask
 
 def _install_hooks(app: Flask, state: NodeState) -> None:
     """Per-request plumbing: the DB session's end, template globals, security headers."""
+    from node import web
 
     @app.teardown_appcontext
     def _close_db(_exc: BaseException | None) -> None:
@@ -101,14 +102,8 @@ def _install_hooks(app: Flask, state: NodeState) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in web.SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
         vary = response.headers.get("Vary", "")
         if "Accept-Language" not in vary:
             response.headers["Vary"] = (vary + ", " if vary else "") + "Accept-Language, Cookie"

@@ -14,12 +14,14 @@ stays deferred, as before. PostgreSQL ignores all this: plain transactions.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 import federation.models  # noqa: F401  (registers federation's tables on Base)
@@ -41,6 +43,9 @@ BEGIN_MODE = "coopfed_begin"
 # the pool without a Connection-level commit/rollback event cannot leave a stale mark.
 _open_writes: dict[int, int] = {}
 _open_lock = threading.Lock()
+# A pooled (PostgreSQL) connection idle this long is pinged before use (see _ping_after_idle).
+PING_AFTER_IDLE = 5.0
+_IDLE_SINCE = "coopfed_idle_since"
 
 
 class NestedWriteError(RuntimeError):
@@ -121,7 +126,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             event.listen(engine.pool, name, _unmark)
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it sat idle :data:`PING_AFTER_IDLE`
+    seconds or more (a server restart, an idle timeout or a firewall may have cut it meanwhile).
+
+    ``pool_pre_ping`` pings at every checkout: a round trip per request, a fifth of an
+    accepted inbox POST's database time. A connection checked in moments ago worked moments
+    ago; if the server went away since, its first statement fails as a disconnect, SQLAlchemy
+    invalidates the whole pool, and the request runs again on a fresh connection
+    (:mod:`node.request_retry`, the inbox's own retry in ``NodeFederation.receive``, the
+    worker's next round) — as it must anyway for a restart between the ping and the statement.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # a new connection, or one in use moments ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_conn, None):
+                # The pool drops every connection older than now and retries with a new one.
+                raise sa_exc.InvalidatePoolError(str(exc)) from exc
+            raise
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

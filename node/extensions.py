@@ -24,6 +24,8 @@ def install(app: Flask, state: NodeState) -> None:
     app.register_blueprint(admin_federation.bp)
     # Servers POST to inboxes: no form, no session, no CSRF token (HTTP signatures instead).
     app.extensions["csrf"].exempt(inbox.bp)
+    # ... and POSTs to the shared inbox skip Flask's request pipeline altogether.
+    app.wsgi_app = inbox.SharedInboxPath(app.wsgi_app, state)  # type: ignore[method-assign]
 
     # Matchmaking after federation: its listener then sees what federation's handlers stored.
     from node import match_service

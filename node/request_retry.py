@@ -1,16 +1,17 @@
 """A request cut off by the database going away is run again, bounded, instead of answering 500.
 
 When PostgreSQL restarts (an upgrade, a failover, ``pg_ctl restart -m fast``) every open
-connection is cut and new ones are refused for a second or two. ``pool_pre_ping`` (node.db)
-replaces dead pooled connections at checkout, but a request whose query was running at that
-moment, or that asked for a connection while the server was starting, fails with a transient
-error (:mod:`federation.transient`). Such a request is dispatched again — same request, fresh
-database session — for up to :data:`RETRY_SECONDS` after its first failure (at most
-:data:`MAX_ATTEMPTS` times), with backoff, *if it committed no write*:
-its writes were rolled back with the lost connection, and the node's effects on the outside
-world happen after commit (mail and deliveries are queued in the database), so running it
-again is running it once. A request that began committing a write (its ``COMMIT`` may or may
-not have reached the server) is never run again: it fails as before.
+connection is cut and new ones are refused for a second or two. The pool (node.db) pings a
+connection that sat idle before handing it out, but a request whose query was running at that
+moment, that got a connection used moments before the restart, or that asked for a connection
+while the server was starting, fails with a transient error (:mod:`federation.transient`).
+Such a request is dispatched again — same request, fresh database session — for up to
+:data:`RETRY_SECONDS` after its first failure (at most :data:`MAX_ATTEMPTS` times), with
+backoff, *if it committed no write*: its writes were rolled back with the lost connection,
+and the node's effects on the outside world happen after commit (mail and deliveries are
+queued in the database), so running it again is running it once. A request that began
+committing a write (its ``COMMIT`` may or may not have reached the server) is never run again:
+it fails as before.
 
 Writes are noticed per connection (any statement but a ``SELECT`` or transaction control,
 conservatively: a ``WITH`` counts) and a

@@ -133,7 +133,8 @@ class NodeFederation:
         """:meth:`actors`, committing the instance key if it was just made. Once committed the
         key store caches it (CoopFederation._meta_key): no query, and this commit is a no-op."""
         actors = self.actors(session)
-        session.commit()
+        if session.in_transaction():
+            session.commit()
         return actors
 
     # -- inbox ----------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ record written while the request runs. With ``log_json`` each record is one JSON
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,11 +30,53 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 access_log = logging.getLogger("coopfed.access")
 
 
+# The id of a request served outside Flask's request context (the shared inbox's WSGI path,
+# node.ap.inbox.SharedInboxPath); per thread of a gthread worker, as contexts are.
+_OUTSIDE_FLASK: ContextVar[str | None] = ContextVar("coopfed_request_id", default=None)
+
+
 def request_id() -> str | None:
     """The current request's id, or None outside a request."""
+    rid = _OUTSIDE_FLASK.get()
+    if rid is not None:
+        return rid
     if has_request_context():
         return g.get("request_id")
     return None
+
+
+def new_request_id(given: str) -> str:
+    """The id of a request that sent ``given`` as its X-Request-Id: that one if sane."""
+    return given if _SANE_ID.match(given) else uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def request_scope(rid: str) -> Iterator[None]:
+    """Log records written inside carry ``rid`` (for requests outside Flask's context)."""
+    token = _OUTSIDE_FLASK.set(rid)
+    try:
+        yield
+    finally:
+        _OUTSIDE_FLASK.reset(token)
+
+
+def log_access(method: str, path: str, status: int, started: float | None) -> None:
+    """The access log's line for one request (``started``: its ``time.perf_counter()``)."""
+    ms = (time.perf_counter() - started) * 1000 if started else None
+    access_log.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "fields": {
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(ms, 2) if ms is not None else None,
+            }
+        },
+    )
 
 
 class RequestIdFilter(logging.Filter):
@@ -87,8 +132,7 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _request_id() -> None:
-        given = request.headers.get(HEADER, "")
-        g.request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        g.request_id = new_request_id(request.headers.get(HEADER, ""))
         g.request_started = time.perf_counter()
 
     @app.after_request
@@ -97,20 +141,5 @@ def install(app: Flask, settings: Settings) -> None:
         if rid:
             response.headers[HEADER] = rid
         if settings.log_json:
-            started = g.get("request_started")
-            ms = (time.perf_counter() - started) * 1000 if started else None
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "fields": {
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "duration_ms": round(ms, 2) if ms is not None else None,
-                    }
-                },
-            )
+            log_access(request.method, request.path, response.status_code, g.get("request_started"))
         return response

@@ -44,6 +44,18 @@ from profiles.vocabulary import Vocabulary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# On every response unless the view set its own (node.app; the shared inbox's WSGI path too).
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+
 
 def state() -> NodeState:
     return cast(NodeState, current_app.extensions["coopfed"])

@@ -103,3 +103,40 @@ def test_a_request_that_committed_a_write_is_not_run_twice(app, cutter):
     response = client.post("/_test/write")
     assert (response.status_code, len(runs), cutter.cuts) == (500, 1, 1)
     assert _rows(app) == 1
+
+
+def _count_pings(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_conn: Any) -> bool:
+        pings.append(1)
+        return bool(ping(dbapi_conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_a_connection_used_moments_ago_is_not_pinged(app, client, cutter, monkeypatch):
+    pings = _count_pings(cutter.engine, monkeypatch)
+    for _ in range(3):
+        assert client.get("/calls").status_code == 200
+    assert pings == []  # no round trip before each request's first statement
+
+
+def test_a_connection_cut_while_idle_is_replaced_before_use(
+    app, client, cutter, monkeypatch, caplog
+):
+    import node.db
+
+    assert client.get("/calls").status_code == 200
+    with cutter.engine.connect() as conn:  # the pooled connection the next request gets
+        pid = conn.connection.dbapi_connection.info.backend_pid
+    with cutter.admin.begin() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    monkeypatch.setattr(node.db, "PING_AFTER_IDLE", 0.0)  # every pooled connection "sat idle"
+    pings = _count_pings(cutter.engine, monkeypatch)
+    response = client.get("/calls")
+    assert response.status_code == 200
+    assert pings  # pinged, found dead, replaced by the pool: not a failed statement
+    assert "request retried" not in caplog.text
