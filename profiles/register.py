@@ -332,6 +332,7 @@ class _Sync:
         self.session.flush()
         if self.said:
             self.session.execute(insert(MemberPhrase), phrase_rows(member.id, self.said))
+        events.emit(self.session, events.MEMBERS_ADDED, [member])  # new (see members.create)
         events.emit(self.session, events.MEMBER_SAVED, member)
         known = _Known(member.id, username, email, ref, None, False, clean)
         self.known[member.id] = self.by_name[username] = known

@@ -144,8 +144,10 @@ class Publisher:
             # Partners may hold it from a backfill even if we never sent it ourselves. Not the
             # coops this member agreed to share their profile with when responding to one of
             # their calls (profiles.collab): a Delete there would end those responses; unless
-            # the member left the coop, which ends everything they shared.
-            if seen is not None or self.partner_inboxes(session):
+            # the member left the coop, which ends everything they shared. A member just
+            # created ("unseen") is nowhere yet: a Delete would only tell partners the
+            # username exists.
+            if seen is not None or (not unseen and self.partner_inboxes(session)):
                 self._retract_person(
                     session,
                     member.ap_id,
