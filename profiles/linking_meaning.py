@@ -54,10 +54,14 @@ class MeaningRanker:
         self.active = bool(labels) and text_model.enabled()
         if not self.active:
             return
+        # Only the labels that have a vector: an operator's full ESCO import adds ~10x more
+        # labels without one (not in the shipped file), and their zero rows cost ~600 MB.
+        known = [label for label in labels if label.text in vectors]
         self._index = text_model.SemanticIndex(
-            [label.iri for label in labels], vectors.matrix([label.text for label in labels])
+            [label.iri for label in known], vectors.matrix([label.text for label in known])
         )
-        self.active = self._index.has_vectors
+        self.active = bool(known) and self._index.has_vectors
+        self._kind_of = kinds
         concepts = self._index.concepts
         self._position = {iri: j for j, iri in enumerate(concepts)}
         self._kinds = np.asarray([kinds.get(iri, "") for iri in concepts])
@@ -95,7 +99,11 @@ class MeaningRanker:
 
         def fused(iri: str, word_score: float) -> float:
             j = self._position.get(iri)
-            z = (float(meaning[j]) - median) / spread if j is not None else -math.inf
+            if j is not None:
+                m = float(meaning[j])
+            else:  # no label with a vector: meaning neutral (0), as a zero vector would score
+                m = 0.0 if kind is None or self._kind_of.get(iri, "") == kind else -math.inf
+            z = (m - median) / spread
             return -(z if math.isfinite(z) else -10.0) - MEANING_LEX_WEIGHT * word_score
 
         out = {

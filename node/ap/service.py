@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -332,18 +332,22 @@ class NodeFederation:
         if hours <= 0:
             return 0
         cutoff = utcnow() - timedelta(hours=hours)
-        with state.session() as session:
-            due = session.scalars(
-                select(Partnership).where(
-                    Partnership.state == "active",
-                    Partnership.backfill_due.is_(False),
-                    (Partnership.backfilled_at.is_(None)) | (Partnership.backfilled_at < cutoff),
-                )
-            ).all()
-            for partner in due:
-                partner.backfill_due = True
-            session.commit()
-            return len(due)
+        due = (
+            Partnership.state == "active",
+            Partnership.backfill_due.is_(False),
+            (Partnership.backfilled_at.is_(None)) | (Partnership.backfilled_at < cutoff),
+        )
+        # Most rounds find none: a read session, which never waits. The update then takes
+        # the write lock up front (SQLite): a deferred transaction that read first could not
+        # wait for it ("database is locked" when another connection had committed meanwhile).
+        with state.read_session() as session:
+            if session.scalar(select(Partnership.id).where(*due).limit(1)) is None:
+                return 0
+        with state.write_session() as session:
+            marked = session.execute(
+                update(Partnership).where(*due).values(backfill_due=True)
+            ).rowcount
+        return int(marked or 0)
 
     def job_remote_avatars(self, state: NodeState) -> int:
         """Fetch partner members' new avatars once through the guarded transport, check and

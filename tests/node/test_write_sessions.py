@@ -105,3 +105,41 @@ def test_get_pages_that_record_a_view_take_a_write_session(make_node: Any) -> No
     assert mode("/responses/1") == "IMMEDIATE"
     assert mode("/calls/x/responses") == "IMMEDIATE"
     assert mode("/calls") != "IMMEDIATE"
+
+
+def test_partner_sync_reads_without_locking_and_marks_under_the_write_lock(state: Any) -> None:
+    """The worker's partner sync (every round): a read when no partner is due; the marking in a
+    write transaction (it read first, then wrote, in a deferred one: "database is locked" now
+    and then in the worker's log)."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from federation.db import utcnow
+    from profiles.models import Partnership
+
+    begins: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with state.write_session() as s:
+        s.add(Partnership(actor="https://b.test/actor", domain="b.test", state="active"))
+    fed = state.federation_service()
+    event.listen(state.engine, "before_cursor_execute", record)
+    try:
+        with state.write_session() as s:
+            s.scalar(select(Partnership)).backfilled_at = utcnow()
+        begins.clear()
+        assert fed.job_partner_sync(state) == 0
+        assert begins == ["BEGIN"]  # a read: no write lock taken
+        with state.write_session() as s:
+            s.scalar(select(Partnership)).backfilled_at = utcnow() - timedelta(hours=7)
+        begins.clear()
+        assert fed.job_partner_sync(state) == 1
+        assert begins == ["BEGIN", "BEGIN IMMEDIATE"]
+    finally:
+        event.remove(state.engine, "before_cursor_execute", record)
+    with state.read_session() as s:
+        assert s.scalar(select(Partnership.backfill_due)) is True

@@ -97,3 +97,28 @@ def test_the_engine_works_in_a_process_forked_after_it_was_used():
     )
     done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_labels_without_a_vector_take_no_memory_and_stay_neutral_by_meaning():
+    # An operator's full ESCO import adds concepts whose labels the shipped vectors do not
+    # cover: the meaning side keeps no (zero) rows for them; such a concept found by its words
+    # keeps the meaning score a zero vector had (0: below any concept near the text).
+    if not text_model.enabled():
+        pytest.skip("text similarity needs x86-64 with AVX2 (and COOPFED_TEXT_MODEL not off)")
+    labels, kinds = curated_labels(set())
+    with_vectors = len(labels)
+    fake = [f"{ESCO}skill/imported-{i}" for i in range(3000)]
+    for i, iri in enumerate(fake):
+        kinds[iri] = "skill"
+        labels += [Label(iri, lang, f"zqimported {lang} {i}", True) for lang in ("en", "de")]
+    ranker = Linker(labels, kinds, text_model.shipped_vectors())._meaning
+    assert ranker is not None
+    index = ranker._index
+    assert sum(len(block) for block in index._blocks) == with_vectors
+    assert len(index.concepts) == len({label.iri for label in labels[:with_vectors]})
+    real = next(label.iri for label in labels if kinds[label.iri] == "skill")
+    best = dict.fromkeys((fake[0], real), ((0.0, -0.5, 0.0, 0.0), 0, 0.5))
+    out = ranker.rerank(best, "Lichtgestaltung", "de", "skill", np.zeros(len(labels)))
+    sunk = 10.0 - 0.5 * 0.5  # what a concept of another kind gets
+    assert out[fake[0]][0][0] < sunk
+    assert out[fake[0]][0][0] > out[real][0][0]  # a concept with vectors, near or not, first
