@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.orm import Session
 
 from federation import retry
@@ -65,7 +65,9 @@ def store(
         # Nothing read or written so far: the INSERT alone, on a pooled connection of its own,
         # without a Session transaction to begin and end around it (that cost as much CPU as
         # the statement).
-        with session.get_bind().connect() as conn:
+        engine = session.get_bind()
+        assert isinstance(engine, Engine), "an inbox session is bound to the node's engine"
+        with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             inserted = conn.execute(insert_statement(session), values).scalar()
     return 202, "accepted" if inserted is not None else "already received"
