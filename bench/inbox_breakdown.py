@@ -4,15 +4,16 @@ generator, no gunicorn, so the parts add up (bench_federation.py measures the ra
     uv run python bench/inbox_breakdown.py [--database-url URL] [-n 300]
 
 Each part is timed on its own, ``n`` times, with distinct signed ``Create`` activities from a
-sender whose key is cached (as after the first POST): the whole POST through the node's Flask
-app (WSGI call, environ built beforehand), the bare Flask app of the baseline the same way,
-``NodeFederation.receive`` alone, the signature verification alone (digest, header parsing,
-RSA-2048 verification), JSON (parse with the shape checks, ``Activity.from_json``, the item's
-serialisation), and the database: a pool checkout with its pre-ping round trip, the item's
-INSERT in autocommit (one round trip, waiting for the WAL flush), and the same INSERT on a
-connection with ``synchronous_commit=off`` — only to tell the flush wait from the round trip;
-the node never runs with it. Wall times in ms (CPU times beside them): a sync gunicorn worker
-is busy for the wall time, waiting included.
+sender whose key is cached (as after the first POST): the whole POST through the node's WSGI
+app (environ built beforehand; node.ap.inbox.SharedInboxPath answers it, not Flask's
+routes), the bare Flask app of the baseline the same way, ``NodeFederation.receive`` alone,
+the signature verification alone (digest, header parsing, RSA-2048 verification), JSON
+(parse with the shape checks, ``Activity.from_json``, the item's serialisation), and the
+database: a pool checkout (a connection used moments ago is not pinged,
+node.db.PING_AFTER_IDLE), the item's INSERT in autocommit (one round trip, waiting for the WAL
+flush), and the same INSERT on a connection with ``synchronous_commit=off`` — only to tell the
+flush wait from the round trip; the node never runs with it. Wall times in ms (CPU times beside
+them): a sync gunicorn worker is busy for the wall time, waiting included.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(database_url: str, n: int) -> list[tuple[str, float, float]]:
             assert wsgi_post(app, "/inbox", body, headers)() == 202
 
         calls = [wsgi_post(app, "/inbox", b, h) for b, h in batches[0]]
-        rows.append(("whole POST, node Flask app", *timed(n, lambda i: calls[i]())))
+        rows.append(("whole POST, node WSGI app", *timed(n, lambda i: calls[i]())))
         bare_calls = [wsgi_post(bare, "/inbox", b, h) for b, h in batches[0]]
         rows.append(("whole POST, bare Flask app", *timed(n, lambda i: bare_calls[i]())))
 
@@ -125,9 +126,9 @@ def run(database_url: str, n: int) -> list[tuple[str, float, float]]:
 
         def checkout(_i: int) -> None:
             with state.engine.connect() as conn:
-                conn.connection.dbapi_connection  # noqa: B018  (checked out, pinged)
+                conn.connection.dbapi_connection  # noqa: B018  (checked out; pinged only if idle)
 
-        rows.append(("    pool checkout + pre-ping", *timed(n, checkout)))
+        rows.append(("    pool checkout (no ping: just used)", *timed(n, checkout)))
         for label, fast in (("    INSERT, autocommit", False), ("      same, no flush wait", True)):
             rows.append((label, *insert_times(state.engine, batches[3 + fast], fast, text)))
     finally:
