@@ -23,8 +23,8 @@ nginx TLS with a local CA), and a fake fediverse behind the same nginx: 20 hosts
 The load stops by itself; the script waits (at most ``--drain-limit``) for the delivery and inbox
 queues to drain and reports (stdout, and markdown in bench/results/soak-<UTC time>.md):
 responses by route (5xx count, p50/p99), accepted activities vs processed, deliveries vs
-receipts (lost, duplicated), drain times after the 503 window and after the kills, RSS of every
-process at start and end, database size growth, the machine's load.
+receipts (lost, duplicated), drain times after the 503 window and after the kills, RSS and USS of
+every process at start and end, database size growth, the machine's load.
 """
 
 from __future__ import annotations
@@ -228,14 +228,28 @@ def csrf(html: str) -> str:
     return found.group(1) if found else ""
 
 
-def rss_mb(pid: int) -> float:
+def memory_row(
+    name: str, start: tuple[float, float] | None, end: tuple[float, float] | None
+) -> str:
+    """A process's row of the report's memory table (a replaced process: one side empty)."""
+    (r0, u0), (r1, u1) = start or (0.0, 0.0), end or (0.0, 0.0)
+    note = "" if start and end else " (replaced)"
+    return f"| {name}{note} | {r0:.0f} | {r1:.0f} | {u0:.0f} | {u1:.0f} |"
+
+
+def mem_mb(pid: int) -> tuple[float, float]:
+    """(RSS, USS) in MB. A web worker's RSS also counts the master's pages it has touched
+    (the vocabulary, the match index: shared copy-on-write); USS is what it holds alone."""
+    kb: dict[str, int] = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                kb[parts[0].rstrip(":")] = int(parts[1])
     except OSError:
-        pass
-    return 0.0
+        return 0.0, 0.0
+    uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
+    return kb.get("Rss", 0) / 1024, uss / 1024
 
 
 def processes(stack: LocalStack) -> dict[str, int]:
@@ -631,14 +645,14 @@ def run(args: argparse.Namespace, url: str) -> None:
             stack.start("anna", PASSWORD)
             seed_followers(engine)
             size0 = size_of(engine)
-            rss0 = {k: rss_mb(p) for k, p in processes(stack).items()}
+            rss0 = {k: mem_mb(p) for k, p in processes(stack).items()}
             load0 = os.getloadavg()
             t0_box[0] = time.monotonic()
             wall0 = datetime.now(UTC)
             print(f"soak: {args.seconds:.0f} s of load on {url}", flush=True)
             run_load(args, stack, world, rec, t0_box[0], faults)
             load1 = os.getloadavg()
-            rss1 = {k: rss_mb(p) for k, p in processes(stack).items()}
+            rss1 = {k: mem_mb(p) for k, p in processes(stack).items()}
             drained = drain(engine, args.drain_limit)
             size1 = size_of(engine)
             lines = [
@@ -670,11 +684,9 @@ def run(args: argparse.Namespace, url: str) -> None:
                 "## Resources",
                 f"- database size: {size0 / 2**20:.1f} MB -> {size1 / 2**20:.1f} MB",
                 "",
-                "| process | RSS start MB | RSS end MB |",
-                "|---|---:|---:|",
-                *[f"| {k} | {rss0[k]:.0f} | {rss1[k]:.0f} |" if k in rss0 and k in rss1 else
-                  f"| {k} | {rss0.get(k, 0):.0f} | {rss1.get(k, 0):.0f} (replaced) |"
-                  for k in sorted(set(rss0) | set(rss1))],
+                "| process | RSS start MB | RSS end MB | USS start MB | USS end MB |",
+                "|---|---:|---:|---:|---:|",
+                *[memory_row(k, rss0.get(k), rss1.get(k)) for k in sorted(set(rss0) | set(rss1))],
             ]  # fmt: skip
             report = "\n".join(lines) + "\n"
             print(report)
