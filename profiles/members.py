@@ -228,8 +228,7 @@ def create_member(
             raise TypeError("a profile needs the vocabulary to check its concepts")
         apply_profile(member, validate_profile(profile, vocab))
     session.flush()
-    # New: listeners know nothing refers to it yet (no partner holds a profile to retract).
-    events.emit(session, events.MEMBERS_ADDED, [member])
+    events.emit(session, events.MEMBERS_ADDED, [member])  # new: no partner holds it to retract
     events.emit(session, events.MEMBER_SAVED, member)
     return member
 
