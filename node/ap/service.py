@@ -149,8 +149,9 @@ class NodeFederation:
         (busy_timeout) like ``BEGIN IMMEDIATE`` does. The one read-then-write left is caching a
         first-seen sender's key: if another connection committed meanwhile it fails with
         "database is locked", and, like any transient failure (a database restart), the whole
-        POST is tried again on a fresh transaction for up to :data:`RECEIVE_RETRY_SECONDS`.
-        Nothing was kept meanwhile (``inbox.receive`` rolled back): 202 means stored. The
+        POST is tried again on a fresh transaction for up to :data:`RECEIVE_RETRY_SECONDS` —
+        on SQLite in a write session, which cannot lose that race again. Nothing was kept
+        meanwhile (``inbox.receive`` rolled back): 202 means stored. The
         process lock keeps this process's POSTs from racing each other for that lock on
         SQLite; PostgreSQL runs freely.
         """
@@ -158,9 +159,10 @@ class NodeFederation:
         lock = self._sqlite_lock if sqlite else _NO_LOCK
         give_up = time.monotonic() + RECEIVE_RETRY_SECONDS
         delay = 0.05
+        new_session = self.state.session
         while True:
             try:
-                with lock, self.state.session() as session:
+                with lock, new_session() as session:
                     return inbox.receive(
                         session,
                         method="POST",
@@ -181,6 +183,12 @@ class NodeFederation:
                 if not transient.is_transient(exc) or time.monotonic() + delay > give_up:
                     raise
                 log.info("inbox POST retried after a transient failure: %s", transient.reason(exc))
+                if sqlite:
+                    # The deferred transaction read, fetched the sender's key, and could not
+                    # write it: another connection had committed meanwhile. Under steady writes
+                    # (the worker) it would lose that race again and again: the next attempt
+                    # takes the write lock up front (it then holds it across the key's fetch).
+                    new_session = self.state.write_session_factory
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

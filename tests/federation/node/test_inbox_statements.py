@@ -153,3 +153,40 @@ def test_an_actors_delete_drops_its_cached_key(make_node) -> None:
         assert len(keys) == 0
     finally:
         fake.close()
+
+
+def test_a_first_seen_senders_key_that_lost_the_write_race_is_stored_under_the_write_lock(
+    make_node,
+) -> None:
+    """SQLite: a POST's deferred transaction reads, fetches the new sender's key and writes it;
+    if another connection committed meanwhile, the write fails ("database is locked"). Under
+    steady writes (the worker) a plain retry lost the same race for 20 s, then answered 500 (2
+    of 2,000 POSTs in tests/federation/node/test_stress_integrity.py, once). The retry takes
+    the write lock first."""
+    import sqlite3
+
+    from node.db import BEGIN_MODE
+
+    app = make_node()
+    state = app.extensions["coopfed"]
+    if state.engine.dialect.name != "sqlite":
+        import pytest
+
+        pytest.skip("SQLite's write lock: runs in the SQLite pass")
+    modes: list[str | None] = []
+
+    def lose_the_race_once(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO fed_remote_actors"):
+            modes.append(conn.get_execution_options().get(BEGIN_MODE))
+            if len(modes) == 1:
+                raise sqlite3.OperationalError("database is locked")
+
+    fake = FakeMastodon()
+    event.listen(state.engine, "before_cursor_execute", lose_the_race_once)
+    try:
+        assert _post(app.test_client(), fake, _create(fake)) == 202
+    finally:
+        event.remove(state.engine, "before_cursor_execute", lose_the_race_once)
+        fake.close()
+    assert modes == [None, "IMMEDIATE"]
+    assert _items(app) == 1
