@@ -40,9 +40,8 @@ from sqlalchemy import insert
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
-from node.settings import Settings  # noqa: E402
+from bench_node import make_app  # noqa: E402
+
 from profiles.calls import CallData, create_call  # noqa: E402
 from profiles.members import ProfileData, create_member  # noqa: E402
 from profiles.models import (  # noqa: E402
@@ -54,7 +53,7 @@ from profiles.models import (  # noqa: E402
     MemberConcept,
     MemberLanguage,
 )
-from profiles.vocabulary import load_curated, load_curated_file  # noqa: E402
+from profiles.vocabulary import load_curated_file  # noqa: E402
 
 PASSWORD = "a long enough bench password"
 HOME = "smart.at"
@@ -281,23 +280,9 @@ def main() -> None:
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="coopfed-bench-") as tmp:
-        engine = node_db.make_engine(f"sqlite:///{tmp}/coopfed.db")
-        node_db.create_all(engine)
-        settings = Settings(
-            instance_path=Path(tmp),
-            domain=HOME,
-            name="Smart Österreich",
-            country="AT",
-            secret_key=secrets.token_hex(16),
-            dev_mode=True,
-            worker_in_process=False,
-        )
-        app = create_app(settings, engine=engine)
+        app = make_app(Path(tmp), domain=HOME, name="Smart Österreich", country="AT")
         app.config["WTF_CSRF_ENABLED"] = False  # the bench signs in with a plain POST
         state = app.extensions["coopfed"]
-        with state.session() as s:
-            load_curated(s)
-            s.commit()
         t0 = time.perf_counter()
         public_id = generate(app, args.members, args.calls, args.seed)
         gen_s = time.perf_counter() - t0
@@ -333,7 +318,7 @@ def main() -> None:
         finally:
             stop()
             hstop()
-        engine.dispose()
+        state.engine.dispose()
 
     base50, base99 = pct(rows[0][1], 50), pct(rows[0][1], 99)
     print(

@@ -27,10 +27,9 @@ from sqlalchemy import func, insert, select
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
+from bench_node import make_app  # noqa: E402
+
 from node.digest import run_digest  # noqa: E402
-from node.settings import Settings  # noqa: E402
 from profiles.languages import UI_LANGUAGES  # noqa: E402
 from profiles.mail import MailMessage, MailPreference  # noqa: E402
 from profiles.models import (  # noqa: E402
@@ -41,29 +40,13 @@ from profiles.models import (  # noqa: E402
     MemberConcept,
     MemberLanguage,  # noqa: E402
 )
-from profiles.vocabulary import load_curated, load_curated_file  # noqa: E402
+from profiles.vocabulary import load_curated_file  # noqa: E402
 
 DOMAIN = "smart.at"
 
 
 def make_node(folder: Path):
-    settings = Settings(
-        instance_path=folder,
-        domain=DOMAIN,
-        name="Smart Österreich",
-        country="AT",
-        secret_key=secrets.token_hex(16),
-        dev_mode=True,
-        worker_in_process=False,
-        database_url=f"sqlite:///{folder}/coopfed.db",
-    )
-    engine = node_db.make_engine(settings.sqlalchemy_url)
-    node_db.create_all(engine)
-    app = create_app(settings, engine=engine)
-    with app.extensions["coopfed"].session() as s:
-        load_curated(s)
-        s.commit()
-    return app
+    return make_app(folder, domain=DOMAIN, name="Smart Österreich", country="AT")
 
 
 def generate(app, members: int, old_calls: int, new_calls: int, seed: int = 7) -> None:

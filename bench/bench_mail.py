@@ -23,7 +23,6 @@ figures are a lower bound for a real relay on another process. Recipients are ba
 from __future__ import annotations
 
 import argparse
-import secrets
 import smtplib
 import socket
 import sys
@@ -35,9 +34,8 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
-from node.settings import Settings  # noqa: E402
+from bench_node import make_app  # noqa: E402
+
 from profiles import mail as queue  # noqa: E402
 from profiles.languages import UI_LANGUAGES  # noqa: E402
 from profiles.mail import MailMessage, build_message, from_header  # noqa: E402
@@ -61,19 +59,8 @@ def free_port() -> int:
 
 
 def make_node(folder: Path, port: int, database_url: str):
-    settings = Settings(
-        instance_path=folder,
-        domain="smart.test",
-        name="Smart Sverige",
-        secret_key=secrets.token_hex(16),
-        dev_mode=True,
-        worker_in_process=False,
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        database_url=database_url,
-    )
-    engine = node_db.make_engine(settings.sqlalchemy_url)
-    node_db.create_all(engine)
-    return create_app(settings, engine=engine)
+    """A node sending its mail to the SMTP sink on ``port`` (no vocabulary needed)."""
+    return make_app(folder, database_url, curated=False, smtp_url=f"smtp://127.0.0.1:{port}")
 
 
 def bench_queue(state, count: int) -> tuple[float, float]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -29,9 +28,8 @@ from sqlalchemy import func, insert, select, text
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from node import db as node_db  # noqa: E402
-from node.app import create_app  # noqa: E402
-from node.settings import Settings  # noqa: E402
+from bench_node import make_app  # noqa: E402
+
 from profiles import collab  # noqa: E402
 from profiles.collab.models import Notification  # noqa: E402
 from profiles.members import create_member  # noqa: E402
@@ -54,18 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = Settings(
-            instance_path=folder,
-            domain="smart.at",
-            name="Smart Österreich",
-            secret_key=secrets.token_hex(16),
-            dev_mode=True,
-            worker_in_process=False,
-            database_url=f"sqlite:///{folder}/coopfed.db",
-        )
-        engine = node_db.make_engine(settings.sqlalchemy_url)
-        node_db.create_all(engine)
-        app = create_app(settings, engine=engine)
+        app = make_app(folder, curated=False, domain="smart.at", name="Smart Österreich")
         state = app.extensions["coopfed"]
         rng = random.Random(3)
         with state.session() as s:
@@ -109,7 +96,7 @@ def main() -> None:
             stmt = select(func.count(Notification.id)).where(
                 Notification.member_id == me.id, Notification.read_at.is_(None)
             )
-            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+            compiled = stmt.compile(state.engine, compile_kwargs={"literal_binds": True})
             plan = s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
             print("plan:", "; ".join(str(row[-1]) for row in plan))
         print(f"{len(rows)} notifications; lena has {unread} unread")
