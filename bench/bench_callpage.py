@@ -232,24 +232,26 @@ def serve(app: Any, server: str) -> tuple[int, Any]:
 
 
 class Client:
-    """One keep-alive connection, with a cookie jar of one cookie."""
+    """One keep-alive connection, with a cookie jar (name -> value)."""
 
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookie = ""
+        self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
         headers = {"Accept-Language": "de"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         data = response.read()
-        cookie = response.getheader("Set-Cookie")
-        if cookie:
-            self.cookie = cookie.split(";", 1)[0]
+        # Every cookie: sign-in sets a device cookie beside the session one (the bench kept
+        # only the first Set-Cookie, and lost the session).
+        for cookie in response.msg.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value
         return response.status, data
 
     def timed(self, path: str, n: int, check: bytes | None = None) -> list[float]:

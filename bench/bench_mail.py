@@ -64,7 +64,7 @@ def make_node(folder: Path, port: int, database_url: str):
 
 
 def bench_queue(state, count: int) -> tuple[float, float]:
-    service = state.services["mail"]
+    service = state.mail_service()
     cpu = time.process_time()
     started = time.perf_counter()
     with state.session() as session:
@@ -90,7 +90,7 @@ def bench_queue(state, count: int) -> tuple[float, float]:
 
 
 def bench_send(state, sink: CountingSink, count: int) -> tuple[float, float, int]:
-    sender = state.services["mail"].sender
+    sender = state.mail_service().sender
     cpu = time.process_time()
     started = time.perf_counter()
     batches = 0
@@ -105,7 +105,7 @@ def bench_send(state, sink: CountingSink, count: int) -> tuple[float, float, int
 
 def bench_raw(state, port: int, count: int, sample: int) -> tuple[float, float, float]:
     """The same messages through raw smtplib: one connection for all, and one per message."""
-    service = state.services["mail"]
+    service = state.mail_service()
     with state.session() as session:
         rows = session.query(MailMessage).order_by(MailMessage.id).limit(count).all()
         field = from_header(service.from_address)
