@@ -11,7 +11,7 @@ import requests
 from profiles import register
 
 from .conftest import Node, pump
-from .test_partnership import add_member, cli, remote_members
+from .test_partnership import add_member, become_partners, remote_members
 
 AP = {"Accept": "application/activity+json"}
 
@@ -30,10 +30,7 @@ def test_a_member_who_left_the_register_leaves_the_partners_and_comes_back(nodes
     a, b = nodes(2)
     add_member(a, "dana", "public")
     add_member(a, "emil", "partners")
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
     assert {"dana", "emil"} <= set(remote_members(b, a.domain))
 
     assert requests.get(f"{a.base}/members/dana", headers=AP, timeout=5).status_code == 200

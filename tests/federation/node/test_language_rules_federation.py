@@ -20,7 +20,7 @@ from profiles import members as member_service
 from profiles.models import Call, Member
 
 from .conftest import Node, pump
-from .test_partnership import cli
+from .test_partnership import become_partners
 
 COMPOSE = "http://data.europa.eu/esco/skill/c109d892-3665-4743-877b-2ba23834e9e0"
 
@@ -128,10 +128,7 @@ def test_a_partners_rules_and_words_are_applied_by_our_matchmaker(nodes) -> None
         ],
     )
 
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
 
     with b.session() as s:
         theirs = s.scalar(select(Call).where(Call.title == title))

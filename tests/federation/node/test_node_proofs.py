@@ -234,14 +234,11 @@ def test_partner_node_resolves_and_verifies_our_proofs(nodes) -> None:
     from federation.proofs import check_incoming
 
     from .conftest import pump
-    from .test_partnership import add_call, add_member, cli
+    from .test_partnership import add_call, add_member, become_partners
 
     a, b = nodes(2)
     add_member(a, "alice", "public")
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
     add_call(a, "alice", "Sound engineer wanted")
     pump(a, b)
     with b.session() as s:

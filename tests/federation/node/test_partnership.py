@@ -73,6 +73,14 @@ def cli(node: Node, *args: str) -> str:
     return result.output
 
 
+def become_partners(a: Node, b: Node) -> None:
+    """``a`` asks ``b`` for a partnership and ``b``'s admin accepts; the messages are pumped."""
+    cli(a, "request", b.domain)
+    pump(a, b)
+    cli(b, "accept", a.domain)
+    pump(a, b)
+
+
 def remote_members(node: Node, domain: str) -> dict[str, Member]:
     with node.session() as s:
         rows = s.scalars(
@@ -266,10 +274,7 @@ def test_a_partners_signed_backfill_get_takes_no_write_lock(nodes) -> None:
 
     a, b = nodes(2)
     add_member(a, "bob", "partners")
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
     assert partnership(a, b) == "active"
     with b.session() as s:
         signer = b.state.federation.coop.keys.signer(s)

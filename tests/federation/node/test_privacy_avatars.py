@@ -14,8 +14,8 @@ from profiles import avatars
 from profiles import members as member_service
 from profiles.models import Member
 
-from .conftest import Node, pump
-from .test_partnership import cli, skills
+from .conftest import Node
+from .test_partnership import become_partners, skills
 
 
 def _png(size: tuple[int, int] = (64, 48), **info: Any) -> bytes:
@@ -72,10 +72,7 @@ def test_partner_avatars_are_copied_and_served_locally(nodes: Any) -> None:
     a, b = nodes(2)
     _member_with_avatar(a, "pia", "public")
     _member_with_avatar(a, "pat", "partners")
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
 
     with b.session() as s:
         copies = {

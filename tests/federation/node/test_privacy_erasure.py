@@ -30,7 +30,7 @@ from profiles import members as member_service
 from profiles.models import Member, Partnership
 
 from .conftest import Node, pump
-from .test_partnership import add_call, cli, skills
+from .test_partnership import add_call, become_partners, cli, skills
 
 NAME = "Zoltan Erasable"
 EMAIL = "zoltan@erase.example"
@@ -66,13 +66,6 @@ def _edit(node: Node, username: str) -> None:
         data.city = "Malmö"
         member_service.update_profile(s, member, data, node.state.vocabulary.get(s))
         s.commit()
-
-
-def _partner(a: Node, b: Node) -> None:
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
 
 
 def _signed_in(node: Node, username: str) -> Any:
@@ -112,7 +105,7 @@ def _remote(node: Node, username: str) -> bool:
 
 def test_export_then_delete_my_account_leaves_no_trace_on_either_node(nodes: Any) -> None:
     a, b = nodes(2)
-    _partner(a, b)
+    become_partners(a, b)
     _make(a, "zed", NAME, EMAIL)
     _make(a, "ada", "Ada Admin", "ada@erase.example", vis="coop")
     with a.session() as s:
@@ -198,7 +191,7 @@ def test_export_then_delete_my_account_leaves_no_trace_on_either_node(nodes: Any
 
 def test_a_partner_offline_past_the_retry_horizon_is_reconciled(nodes: Any) -> None:
     a, b = nodes(2)
-    _partner(a, b)
+    become_partners(a, b)
     _make(a, "yan", "Yannick Offline", "yan@erase.example")
     add_call(a, "yan", "Call of Yannick")
     pump(a, b)
@@ -232,7 +225,7 @@ def test_ending_a_partnership_clears_the_partners_caches(nodes: Any) -> None:
     from federation.models import InboxItem, RemoteActor
 
     a, b = nodes(2)
-    _partner(a, b)
+    become_partners(a, b)
     _make(a, "xia", "Xiadora Cached", "xia@erase.example")
     _edit(a, "xia")
     pump(a, b)

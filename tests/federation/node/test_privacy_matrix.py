@@ -36,7 +36,7 @@ from profiles.models import Call, Member
 from profiles.visibility import Audience, Visibility
 
 from .conftest import Node, free_port, pump
-from .test_partnership import add_call, cli, skills
+from .test_partnership import add_call, become_partners, skills
 
 PASSWORD = "correct horse battery"
 AP = "application/activity+json"
@@ -335,10 +335,7 @@ def world(nodes: Any) -> Any:
     _make_member(a, "ownm", "Otto Own", "coop")
     _make_member(a, "adm", "Ada Admin", "coop", admin=True)
     _make_member(b, "bmem", "Bea Bee", "public")
-    cli(a, "request", b.domain)
-    pump(a, b)
-    cli(b, "accept", a.domain)
-    pump(a, b)
+    become_partners(a, b)
     ids = {title: add_call(a, author, title, vis.value) for title, (author, vis) in CALLS.items()}
     pump(a, b)
     non_partner, blocked = FakeServer(), FakeServer()
