@@ -60,7 +60,7 @@ class MeaningRanker:
         self._index = text_model.SemanticIndex(
             [label.iri for label in known], vectors.matrix([label.text for label in known])
         )
-        self.active = bool(known) and self._index.has_vectors
+        self.active = self._index.has_vectors  # False with no label known (no row at all)
         self._kind_of = kinds
         concepts = self._index.concepts
         self._position = {iri: j for j, iri in enumerate(concepts)}
